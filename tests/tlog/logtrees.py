@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
 import pytest
@@ -96,10 +96,10 @@ class RefTree:
         return tiles
 
 
-def rejected(check: object) -> bool:
-    """True when calling ``check`` raises a malformed or verification error."""
+def rejected(verify: Callable[..., None], *args: object) -> bool:
+    """True when ``verify(*args)`` raises a malformed or verification error."""
     try:
-        check()  # type: ignore[operator]
+        verify(*args)
     except (MalformedError, VerificationError):
         return True
     return False
@@ -145,20 +145,23 @@ def check_inclusion_mutations(
     for i, h in enumerate(path):
         for bad in flips(h):
             mutated = [*path[:i], bad, *path[i + 1 :]]
-            assert rejected(lambda: proof.verify_inclusion(index, size, leaf, mutated, root))
+            assert rejected(proof.verify_inclusion, index, size, leaf, mutated, root)
     for bad_root in flips(root):
-        assert rejected(lambda: proof.verify_inclusion(index, size, leaf, path, bad_root))
+        assert rejected(proof.verify_inclusion, index, size, leaf, path, bad_root)
     for bad_leaf in flips(leaf):
-        assert rejected(lambda: proof.verify_inclusion(index, size, bad_leaf, path, root))
+        assert rejected(proof.verify_inclusion, index, size, bad_leaf, path, root)
     for bad_index in int_flips(index):
-        assert rejected(lambda: proof.verify_inclusion(bad_index, size, leaf, path, root))
+        assert rejected(proof.verify_inclusion, bad_index, size, leaf, path, root)
     for bad_size in int_flips(size):
         same = index < bad_size and inclusion_shape(index, bad_size) == inclusion_shape(index, size)
-        verify = lambda: proof.verify_inclusion(index, bad_size, leaf, path, root)  # noqa: E731
-        assert rejected(verify) != same, (index, size, bad_size)
-    assert rejected(lambda: proof.verify_inclusion(index, size, leaf, [*path, root], root))
+        assert rejected(proof.verify_inclusion, index, bad_size, leaf, path, root) != same, (
+            index,
+            size,
+            bad_size,
+        )
+    assert rejected(proof.verify_inclusion, index, size, leaf, [*path, root], root)
     if path:
-        assert rejected(lambda: proof.verify_inclusion(index, size, leaf, path[:-1], root))
+        assert rejected(proof.verify_inclusion, index, size, leaf, path[:-1], root)
 
 
 def check_consistency_mutations(
@@ -169,20 +172,26 @@ def check_consistency_mutations(
     for i, h in enumerate(path):
         for bad in flips(h):
             mutated = [*path[:i], bad, *path[i + 1 :]]
-            assert rejected(lambda: proof.verify_consistency(size1, size2, mutated, root1, root2))
+            assert rejected(proof.verify_consistency, size1, size2, mutated, root1, root2)
     for bad in flips(root1):
-        assert rejected(lambda: proof.verify_consistency(size1, size2, path, bad, root2))
+        assert rejected(proof.verify_consistency, size1, size2, path, bad, root2)
     for bad in flips(root2):
-        assert rejected(lambda: proof.verify_consistency(size1, size2, path, root1, bad))
+        assert rejected(proof.verify_consistency, size1, size2, path, root1, bad)
     shape = consistency_shape(size1, size2)
     for bad1 in int_flips(size1):
         same = 0 < bad1 < size2 and consistency_shape(bad1, size2) == shape
-        verify = lambda: proof.verify_consistency(bad1, size2, path, root1, root2)  # noqa: E731
-        assert rejected(verify) != same, (size1, size2, bad1)
+        assert rejected(proof.verify_consistency, bad1, size2, path, root1, root2) != same, (
+            size1,
+            size2,
+            bad1,
+        )
     for bad2 in int_flips(size2):
         same = size1 < bad2 < 1 << 64 and consistency_shape(size1, bad2) == shape
-        verify = lambda: proof.verify_consistency(size1, bad2, path, root1, root2)  # noqa: E731
-        assert rejected(verify) != same, (size1, size2, bad2)
+        assert rejected(proof.verify_consistency, size1, bad2, path, root1, root2) != same, (
+            size1,
+            size2,
+            bad2,
+        )
 
 
 @contextlib.contextmanager

@@ -100,7 +100,7 @@ def test_too_large_refuses_the_whole_batch(store: LogStore) -> None:
 
 def test_other_origin_is_refused(store: LogStore) -> None:
     Sequencer(store, SIGNER, ORIGIN)
-    with pytest.raises(StorageError, match="not 'other.example/log'"):
+    with pytest.raises(StorageError, match=r"not 'other\.example/log'"):
         Sequencer(store, Ed25519Signer.generate("other.example/log"), "other.example/log")
 
 

@@ -227,9 +227,14 @@ def _failing(_cp: storage.StoredCheckpoint) -> bytes:
 
 def test_writer_rolls_back_on_error(store: LogStore) -> None:
     Sequencer(store, SIGNER, ORIGIN)
-    with pytest.raises(RuntimeError), store.writer() as w:
-        w.insert_entries(0, [b"x"])
-        raise RuntimeError("boom")
+
+    def write_then_fail() -> None:
+        with store.writer() as w:
+            w.insert_entries(0, [b"x"])
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
     with pytest.raises(NotFoundError):
         store.read_entries(0, 1)
 

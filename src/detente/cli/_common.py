@@ -17,7 +17,7 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -31,7 +31,7 @@ def reported() -> Iterator[None]:
     try:
         yield
     except VerificationError as exc:
-        err_console.print(f"[bold red]verification failed:[/] {exc}")
+        err_console.print(f"[bold red]verification failed:[/] {exc}", soft_wrap=True)
         raise typer.Exit(3) from exc
     except DetenteError as exc:
         fail(str(exc))

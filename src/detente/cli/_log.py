@@ -108,7 +108,8 @@ def append(
             why = "; ".join(f"{k}: {v}" for k, v in failures.items()) or "no quorum"
             err_console.print(
                 f"[yellow]warning:[/] entries are durable and checkpoint {latest.size} is signed, "
-                f"but it is not published ({why}). Retry with `detente log publish --data {data}`."
+                f"but it is not published ({why}). Retry with `detente log publish --data {data}`.",
+                soft_wrap=True,
             )
             raise typer.Exit(4)
 
