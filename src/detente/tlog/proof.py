@@ -58,6 +58,22 @@ class NodeID:
             raise MalformedError(f"node index out of range: {self.index} at level {self.level}")
 
 
+_new = object.__new__
+_set_level = vars(NodeID)["level"].__set__
+_set_index = vars(NodeID)["index"].__set__
+
+
+def _unchecked_node(level: int, index: int) -> NodeID:
+    """A :class:`NodeID` without the range checks, for package code that guarantees them.
+
+    Equal to ``NodeID(level, index)`` in every respect; only the validation is skipped.
+    """
+    node: NodeID = _new(NodeID)
+    _set_level(node, level)
+    _set_index(node, index)
+    return node
+
+
 @dataclass(frozen=True, slots=True)
 class ProofPlan:
     """The node hashes a proof needs, in fetch order.
@@ -93,15 +109,19 @@ def _check_size(name: str, value: int) -> None:
 def _path(level: int, index: int, size: int, ids: list[NodeID]) -> tuple[int, int]:
     """Append to ``ids`` the siblings on the path from node (level, index) to the root of the
     tree of ``size`` leaves; return the fold range of the ephemeral node (begin == end if none).
+
+    The caller has checked ``(index + 1) << level <= size < 2**64``, so every id is in range.
     """
+    node = _unchecked_node
+    append = ids.append
     begin = end = 0
     while index != 0 or (1 << level) < size:
         if index & 1:
-            ids.append(NodeID(level, index - 1))
+            append(node(level, index - 1))
         else:
             start = (index + 1) << level
             if start + (1 << level) <= size:
-                ids.append(NodeID(level, index + 1))
+                append(node(level, index + 1))
             elif start < size:
                 # Ephemeral right-border sibling: the perfect subtrees of [start, size),
                 # smallest (rightmost) first.
@@ -109,13 +129,22 @@ def _path(level: int, index: int, size: int, ids: list[NodeID]) -> tuple[int, in
                 first = len(ids)
                 for lvl in range(level):
                     if rest >> lvl & 1:
-                        ids.append(NodeID(lvl, (size >> lvl) - 1))
+                        append(node(lvl, (size >> lvl) - 1))
                 if len(ids) - first > 1:
                     begin, end = first, len(ids)
             # else: no right sibling at this level; the node is promoted unchanged.
         level += 1
         index >>= 1
     return begin, end
+
+
+def _unchecked_plan(ids: tuple[NodeID, ...], begin: int, end: int) -> ProofPlan:
+    """A :class:`ProofPlan` without the fold-range check (``_path`` guarantees it)."""
+    plan: ProofPlan = _new(ProofPlan)
+    _set_ids(plan, ids)
+    _set_begin(plan, begin)
+    _set_end(plan, end)
+    return plan
 
 
 def inclusion_plan(index: int, size: int) -> ProofPlan:
@@ -125,7 +154,7 @@ def inclusion_plan(index: int, size: int) -> ProofPlan:
         raise MalformedError(f"index is beyond size: {index} >= {size}")
     ids: list[NodeID] = []
     begin, end = _path(0, index, size, ids)
-    return ProofPlan(tuple(ids), begin, end)
+    return _unchecked_plan(tuple(ids), begin, end)
 
 
 def consistency_plan(size1: int, size2: int) -> ProofPlan:
@@ -147,9 +176,9 @@ def consistency_plan(size1: int, size2: int) -> ProofPlan:
     if index != 0:
         # Unless size1 is a power of two (the verifier knows that root already), the
         # proof starts with the node itself.
-        ids.append(NodeID(level, index))
+        ids.append(_unchecked_node(level, index))
     begin, end = _path(level, index, size2, ids)
-    return ProofPlan(tuple(ids), begin, end)
+    return _unchecked_plan(tuple(ids), begin, end)
 
 
 def assemble(plan: ProofPlan, hashes: Sequence[bytes]) -> tuple[bytes, ...]:
@@ -157,9 +186,10 @@ def assemble(plan: ProofPlan, hashes: Sequence[bytes]) -> tuple[bytes, ...]:
     ids = plan.ids
     if len(hashes) != len(ids):
         raise MalformedError(f"wrong number of hashes: {len(hashes)} != {len(ids)}")
-    for i, h in enumerate(hashes):
-        if len(h) != HASH_SIZE:
-            raise MalformedError(f"hash {i} for {ids[i]} has {len(h)} bytes, not {HASH_SIZE}")
+    if not all(len(h) == HASH_SIZE for h in hashes):
+        for i, h in enumerate(hashes):
+            if len(h) != HASH_SIZE:
+                raise MalformedError(f"hash {i} for {ids[i]} has {len(h)} bytes, not {HASH_SIZE}")
     begin, end = plan.begin, plan.end
     if begin == end:
         return tuple(hashes)

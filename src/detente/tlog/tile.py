@@ -100,6 +100,21 @@ class TileID:
         return tile
 
 
+_new = object.__new__
+_set_level = vars(TileID)["level"].__set__
+_set_index = vars(TileID)["index"].__set__
+_set_width = vars(TileID)["width"].__set__
+
+
+def _unchecked_tile(level: int, index: int, width: int) -> TileID:
+    """A :class:`TileID` without the range checks, for package code that guarantees them."""
+    tile: TileID = _new(TileID)
+    _set_level(tile, level)
+    _set_index(tile, index)
+    _set_width(tile, width)
+    return tile
+
+
 def encode_index(n: int) -> str:
     """Tile index in 3-digit groups, all but the last prefixed with ``x``: 1234 -> x001/234."""
     if n < 0:
@@ -149,13 +164,16 @@ def node_tile(node: NodeID, size: int) -> TileID:
     """The hash tile holding ``node`` (or the hashes it folds from), with its width at ``size``."""
     if not 0 <= size < _MAX_SIZE:
         raise MalformedError(f"size out of range: {size} not in [0, 2**64)")
-    if (node.index + 1) << node.level > size:
+    node_level = node.level
+    if (node.index + 1) << node_level > size:
         raise MalformedError(
-            f"node ({node.level}, {node.index}) is not complete in a tree of size {size}"
+            f"node ({node_level}, {node.index}) is not complete in a tree of size {size}"
         )
-    level, sub = divmod(node.level, TILE_HEIGHT)
-    index = (node.index << sub) // TILE_WIDTH
-    return TileID(level, index, tile_width(level, index, size))
+    # The node is complete, so its tile is in range and at least one hash wide.
+    level = node_level >> 3
+    index = node.index >> (TILE_HEIGHT - (node_level & 7))
+    width = (size >> (node_level - (node_level & 7))) - index * TILE_WIDTH
+    return _unchecked_tile(level, index, width if width < TILE_WIDTH else TILE_WIDTH)
 
 
 def hash_from_tile(node: NodeID, tile: TileID, tile_data: bytes) -> bytes:
@@ -171,12 +189,14 @@ def hash_from_tile(node: NodeID, tile: TileID, tile_data: bytes) -> bytes:
     first = (node.index << sub) - tile.index * TILE_WIDTH
     if level != tile.level or first < 0 or first + count > tile.width:
         raise MalformedError(f"node ({node.level}, {node.index}) is not in tile {tile.path()}")
-    hashes = [tile_data[i * HASH_SIZE : (i + 1) * HASH_SIZE] for i in range(first, first + count)]
-    while len(hashes) > 1:
-        hashes = [
-            _sha256(b"\x01" + hashes[i] + hashes[i + 1]).digest() for i in range(0, len(hashes), 2)
-        ]
-    return bytes(hashes[0])
+    data = bytes(tile_data[first * HASH_SIZE : (first + count) * HASH_SIZE])
+    sha = _sha256
+    pair = 2 * HASH_SIZE
+    while len(data) > HASH_SIZE:
+        data = b"".join(
+            [sha(b"\x01" + data[o : o + pair]).digest() for o in range(0, len(data), pair)]
+        )
+    return data
 
 
 def format_entry_bundle(entries: Sequence[bytes]) -> bytes:
