@@ -131,26 +131,38 @@ def durable_append(store: LogStore, n: int, batch: int, label: str) -> float:
     return rate
 
 
-def proof_rates(store: LogStore, n: int, proofs: int) -> tuple[float, float]:
+def proof_rates(url: str, n: int, proofs: int) -> tuple[float, float, float]:
+    """Proofs built from the stored tiles: (cold, warm, verified) per second.
+
+    Cold: a freshly opened store, so every tile is read from the database and expanded
+    (its inner nodes hashed) on first use. Warm: other random leaves, with the store's tile
+    cache already filled by the cold pass, as in a log that keeps serving proofs.
+    """
     rng = random.Random(3)
-    picks = [rng.randrange(n) for _ in range(proofs)]
-    root = store.tree_root(n)
+    cold_picks = [rng.randrange(n) for _ in range(proofs)]
+    warm_picks = [rng.randrange(n) for _ in range(proofs)]
     built: list[tuple[int, tuple[bytes, ...]]] = []
+    with LogStore.open(url) as store:
+        root = store.tree_root(n)
 
-    def build() -> int:
-        for i in picks:
-            built.append((i, store.inclusion_proof(i, n)))
-        return proofs
+        def build(picks: list[int]) -> Callable[[], int]:
+            def run() -> int:
+                for i in picks:
+                    built.append((i, store.inclusion_proof(i, n)))
+                return len(picks)
 
-    build_rate = timed(build)
+            return run
+
+        cold = timed(build(cold_picks))
+        warm = timed(build(warm_picks))
     filler = next(entries(1))[8:]
 
     def verify() -> int:
         for i, proof in built:
             verify_inclusion(i, n, leaf_hash(i.to_bytes(8, "big") + filler), proof, root)
-        return proofs
+        return len(built)
 
-    return build_rate, timed(verify)
+    return cold, warm, timed(verify)
 
 
 def against(rate: float, pymerkle: float, hashing: float) -> str:
@@ -198,7 +210,7 @@ def main() -> None:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         with LogStore.open(url) as store:
             sqlite_rate = durable_append(store, n, args.batch, "SQLite")
-            build, verify = proof_rates(store, n, args.proofs)
+        cold, warm, verify = proof_rates(url, n, args.proofs)
         size_mib = (Path(tmp) / "bench.db").stat().st_size / 2**20
     rows.append(
         (
@@ -208,14 +220,15 @@ def main() -> None:
             against(sqlite_rate, pm_append, hashing),
         )
     )
-    rows.append(
-        (
-            f"inclusion proofs from tiles at {n:,}",
-            build,
-            "proofs/s",
-            f"{build / pm_proof:.1f}x pymerkle proofs",
+    for label, rate in (("cold: tiles read and expanded", cold), ("warm: tile cache", warm)):
+        rows.append(
+            (
+                f"inclusion proofs from tiles at {n:,}, {label}",
+                rate,
+                "proofs/s",
+                f"{rate / pm_proof:.1f}x pymerkle proofs",
+            )
         )
-    )
     rows.append(
         (
             "inclusion proofs verified",
@@ -260,7 +273,8 @@ def main() -> None:
     goals = [
         ("SQLite append >= 100,000 entries/s", sqlite_rate >= 100_000),
         ("SQLite append >= 2x pymerkle append", sqlite_rate >= 2 * pm_append),
-        ("proofs >= 5x pymerkle proofs", build >= 5 * pm_proof),
+        ("proofs (cold) >= 5x pymerkle proofs", cold >= 5 * pm_proof),
+        ("proofs (warm) >= 5x pymerkle proofs", warm >= 5 * pm_proof),
     ]
     for goal, met in goals:
         console.print(f"goal {goal}: {'[green]met[/]' if met else '[red]MISSED[/]'}")

@@ -13,6 +13,7 @@ person reading a misbehaviour report) must be able to tell a garbled message fro
     │   ├── QuorumError           too few trusted cosignatures
     │   └── SplitViewError        two signed checkpoints that cannot both be true
     ├── ConflictError             a state precondition failed (witness size mismatch, ...)
+    ├── RejectedError             a well-formed, validly signed statement the group rules refuse
     ├── NotFoundError             the thing asked for does not exist (unknown origin, index)
     └── StorageError              the durable store is unusable or inconsistent
 
@@ -27,6 +28,7 @@ __all__ = [
     "MalformedError",
     "NotFoundError",
     "QuorumError",
+    "RejectedError",
     "RootMismatchError",
     "SignatureError",
     "SplitViewError",
@@ -98,6 +100,20 @@ class SplitViewError(VerificationError):
 
 class ConflictError(DetenteError):
     """A state precondition failed: the caller's view is not the current one."""
+
+
+class RejectedError(DetenteError):
+    """The group rules refuse a statement; ``rule`` is a short stable code (``seq-gap``, ...).
+
+    The message says in words why, for the person who wrote the statement. A statement whose
+    signature does not verify is refused the same way (``bad-signature``): the group rules
+    decide which key counts, so the refusal belongs to them.
+    """
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(f"{message} [{rule}]")
+        self.rule = rule
+        self.message = message
 
 
 class NotFoundError(DetenteError, LookupError):

@@ -196,7 +196,10 @@ def check_consistency_mutations(
 
 @contextlib.contextmanager
 def postgres_url() -> Iterator[str]:
-    """A URL whose search_path is a fresh schema, dropped afterwards with all it holds."""
+    """A URL whose search_path is a fresh schema, dropped afterwards with all it holds.
+
+    An unreachable server skips the test, or fails it when DETENTE_REQUIRE_PG=1 (as in CI).
+    """
     base = sa.make_url(PG_URL)
     admin = sa.create_engine(base)
     schema = "detente_test_" + secrets.token_hex(6)
@@ -205,7 +208,10 @@ def postgres_url() -> Iterator[str]:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     except sa.exc.OperationalError as exc:
         admin.dispose()
-        pytest.skip(f"PostgreSQL at DETENTE_TEST_PG ({base.host}:{base.port}) unreachable: {exc}")
+        reason = f"PostgreSQL at DETENTE_TEST_PG ({base.host}:{base.port}) unreachable: {exc}"
+        if os.environ.get("DETENTE_REQUIRE_PG") == "1":
+            pytest.fail(f"{reason} (DETENTE_REQUIRE_PG=1 requires it)")
+        pytest.skip(reason)
     try:
         url = base.update_query_dict({"options": f"-csearch_path={schema}"})
         yield url.render_as_string(hide_password=False)

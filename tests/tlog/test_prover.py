@@ -6,7 +6,9 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import naive
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,8 +17,9 @@ from logtrees import RefTree, check_consistency_mutations, check_inclusion_mutat
 from detente.errors import MalformedError, NotFoundError
 from detente.tlog import prover
 from detente.tlog.hashing import EMPTY_ROOT
-from detente.tlog.proof import NodeID, consistency_plan, inclusion_plan
-from detente.tlog.tile import TileID
+from detente.tlog.proof import NodeID, assemble, consistency_plan, inclusion_plan
+from detente.tlog.tile import TileID, node_tile, tile_width
+from detente.tlog.tilecache import TileCache, expand_tile
 
 _VECTORS = Path(
     os.environ.get(
@@ -56,8 +59,11 @@ def _reader(tree: RefTree, size: int, counter: Counter[TileID] | None = None) ->
 
 def test_public_api() -> None:
     assert prover.__all__ == [
+        "ReadLevels",
         "ReadTile",
         "consistency_proof",
+        "expanded_inclusion_proof",
+        "expanded_node_hashes",
         "inclusion_proof",
         "node_hashes",
         "peaks",
@@ -187,3 +193,97 @@ def test_rfc6962_known_answers() -> None:
         size1, size2 = case["size1"], case["size2"]
         got = prover.consistency_proof(size1, size2, _reader(tree, size2))
         assert [h.hex() for h in got] == case["proof_hex"]
+
+
+def _levels_reader(
+    tree: RefTree, size: int, counter: Counter[tuple[int, int]] | None = None
+) -> prover.ReadLevels:
+    """Expanded tiles of the tree of ``size`` leaves, each as wide as that size makes it."""
+    tiles = tree.reader(size)
+
+    def read(level: int, index: int, width: int) -> tuple[bytes, ...]:
+        if counter is not None:
+            counter[level, index] += 1
+        stored = next((t for t in tiles if (t.level, t.index) == (level, index)), None)
+        if stored is None or stored.width < width:
+            raise NotFoundError(f"no tile {level}/{index} of width {width}")
+        return expand_tile(tiles[stored])
+
+    return read
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 3000), st.data())
+def test_expanded_paths_match_generic_and_naive(size: int, data: st.DataObject) -> None:
+    tree = _tree(size)
+    index = data.draw(st.integers(0, size - 1))
+    counter: Counter[tuple[int, int]] = Counter()
+    fast = prover.expanded_inclusion_proof(index, size, _levels_reader(tree, size, counter))
+    assert all(n == 1 for n in counter.values()), "each tile is asked for once per call"
+    generic = prover.inclusion_proof(index, size, _reader(tree, size))
+    assert fast == generic
+    assert list(fast) == naive.path(index, list(tree.leaves[:size]))
+    plan = inclusion_plan(index, size)
+    levels = _levels_reader(tree, size)
+    assert assemble(plan, prover.expanded_node_hashes(plan.ids, size, levels)) == fast
+    size1 = data.draw(st.integers(1, size))
+    cplan = consistency_plan(size1, size)
+    got = prover.expanded_node_hashes(cplan.ids, size, levels)
+    assert got == prover.node_hashes(cplan.ids, size, _reader(tree, size))
+    assert list(assemble(cplan, got)) == naive.proof(size1, list(tree.leaves[:size]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 700), min_size=1, max_size=6), st.data())
+def test_shared_cache_across_a_growing_log(steps: list[int], data: st.DataObject) -> None:
+    """Tiles cached while the log was smaller never serve a stale or too-short width."""
+    tree = _tree(sum(steps))
+    cache = TileCache(data.draw(st.integers(1, 8), label="max_tiles"))
+    size = 0
+    for step in steps:
+        size += step
+        stored = _levels_reader(tree, size)  # the database: tiles as wide as the log now is
+
+        def read(level: int, index: int, width: int, stored: prover.ReadLevels = stored) -> Any:
+            got = cache.get(level, index, width)
+            return got if got is not None else cache.put(level, index, stored(level, index, 1)[0])
+
+        for _ in range(3):
+            at = data.draw(st.integers(1, size), label="proof size")
+            index = data.draw(st.integers(0, at - 1), label="index")
+            fast = prover.expanded_inclusion_proof(index, at, read)
+            assert list(fast) == tree.inclusion(index, at)
+        assert len(cache) <= cache.max_tiles
+
+
+def test_expanded_rejects_bad_input() -> None:
+    read = _levels_reader(_tree(10), 10)
+    with pytest.raises(MalformedError, match="index is beyond size: 10 >= 10"):
+        prover.expanded_inclusion_proof(10, 10, read)
+    with pytest.raises(MalformedError, match="size out of range"):
+        prover.expanded_inclusion_proof(0, 1 << 64, read)
+    with pytest.raises(MalformedError, match="not complete"):
+        prover.expanded_node_hashes([NodeID(2, 2)], 10, read)
+    with pytest.raises(NotFoundError):
+        prover.expanded_inclusion_proof(3, 11, read)
+
+    def short(level: int, index: int, width: int) -> tuple[bytes, ...]:
+        return (b"\x00" * 32,)
+
+    with pytest.raises(MalformedError, match="not in the levels"):
+        prover.expanded_inclusion_proof(0, 10, short)
+    with pytest.raises(MalformedError, match="less than"):
+        prover.expanded_node_hashes([NodeID(0, 3)], 10, short)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 63), st.data())
+def test_node_tile_arithmetic(level: int, data: st.DataObject) -> None:
+    index = data.draw(st.integers(0, (((1 << 64) - 1) >> level) - 1))
+    size = data.draw(st.integers((index + 1) << level, (1 << 64) - 1))
+    got = node_tile(NodeID(level, index), size)
+    tile_level, sub = divmod(level, 8)
+    want_index = (index << sub) // 256
+    want = TileID(tile_level, want_index, tile_width(tile_level, want_index, size))
+    assert got == want
+    assert (got.level, got.index, got.width) == (want.level, want.index, want.width)

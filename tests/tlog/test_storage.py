@@ -262,3 +262,40 @@ def test_sqlite_rowid_entries(tmp_path: Path) -> None:
             sa.text("SELECT sql FROM sqlite_master WHERE name = 'tlog_entries'")
         ).scalar_one()
     assert "idx INTEGER NOT NULL" in sql
+
+
+def test_cached_proofs_follow_a_growing_log(store: LogStore) -> None:
+    """Partial tiles cached at one size never serve a stale or too-short width later, even
+    when another LogStore on the same database does the writing; warm proofs never check
+    out a connection; the cache stays within its bound."""
+    rng = random.Random(6962)
+    entries = [rng.randbytes(rng.randrange(0, 20)) for _ in range(1500)]
+    tree = RefTree(entries)
+    url = store.engine.url.render_as_string(hide_password=False)
+    with LogStore.open(url, cache_tiles=3) as reader:
+        seq = Sequencer(store, SIGNER, ORIGIN, clock=lambda: 1_700_000_000.0)
+        checkouts: list[object] = []
+        sa.event.listen(reader.engine, "checkout", lambda *_a: checkouts.append(1))
+        size = 0
+        for step in (1, 5, 250, 3, 300, 700, 241):
+            seq.integrate(entries[size : size + step])
+            size += step
+            for _ in range(20):
+                at = rng.randrange(1, size + 1)
+                index = rng.randrange(at)
+                assert list(reader.inclusion_proof(index, at)) == tree.inclusion(index, at)
+                assert reader.tree_root(at) == tree.root(at)
+                assert list(reader.consistency_proof(index + 1, at)) == tree.consistency(
+                    index + 1, at
+                )
+            assert len(reader.tile_cache) <= 3
+            with pytest.raises(NotFoundError):
+                reader.inclusion_proof(0, size + 1)
+        reader.inclusion_proof(size - 1, size)
+        checkouts.clear()
+        assert list(reader.inclusion_proof(size - 1, size)) == tree.inclusion(size - 1, size)
+        assert checkouts == [], "a cached proof checks out no connection"
+
+
+def test_default_tile_cache(store: LogStore) -> None:
+    assert store.tile_cache.max_tiles == 4096

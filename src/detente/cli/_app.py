@@ -11,7 +11,11 @@ from rich.table import Table
 
 from detente import __version__
 from detente.cli._common import console, reported
+from detente.cli._hub import hub_app
 from detente.cli._log import log_app
+from detente.cli._sandbox import sandbox
+from detente.cli._statement import group_app, party_app, statement_app
+from detente.cli._transcript import verify_cmd
 from detente.cli._witness import witness_app
 from detente.crypto.keyfile import write_secret
 from detente.tlog.cosignature import CosignatureSigner
@@ -28,8 +32,14 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create signing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+log_app.command("sandbox")(sandbox)
 app.add_typer(log_app, name="log")
 app.add_typer(witness_app, name="witness")
+app.add_typer(hub_app, name="hub")
+app.add_typer(party_app, name="party")
+app.add_typer(group_app, name="group")
+app.add_typer(statement_app, name="statement")
+app.command("verify")(verify_cmd)
 
 
 def _version(value: bool) -> None:
@@ -98,6 +108,3 @@ def verify_receipt_cmd(
             table.add_row("cosigned by", f"{name} at {when}")
         table.add_row("verdict", f"[bold green]VALID[/] (quorum {needed} of {len(witnesses)})")
         console.print(table)
-
-
-from detente.cli import _sandbox  # noqa: E402,F401  (registers `detente log sandbox`)

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from detente.cli._common import console, reported, wall_clock
-from detente.cli._log import log_app, open_log
+from detente.cli._log import open_log
 from detente.serving import BackgroundServer
 from detente.tlog.client import LogClient
 from detente.tlog.logdir import LogDir
@@ -40,7 +40,6 @@ def _prepare(data: Path, witness_url: str) -> tuple[Path, Path]:
     return log_dir, witness_dir
 
 
-@log_app.command("sandbox")
 def sandbox(
     data: Annotated[Path, typer.Option("--data", help="Directory for the log and witness.")] = Path(
         "run"

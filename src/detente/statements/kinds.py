@@ -49,11 +49,11 @@ __all__ = [
     "Indicator",
     "IntelShare",
     "NormPropose",
+    "Pap",
     "PartyAdmit",
     "PartyKeys",
     "PartyLeave",
     "PartyRotateKeys",
-    "Pap",
     "Ping",
     "PingAck",
     "Purpose",
@@ -69,7 +69,9 @@ __all__ = [
 _SLUG = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$|^[a-z0-9]$"
 _PARTY = r"^[a-z][a-z0-9-]{1,31}$"
 _NORM = r"^[A-Z][A-Z0-9]*(-[A-Za-z0-9]+)+$"
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+# ASCII digits only: ``\d`` would also take other scripts' digits ("٢٠٢٦"), which int() reads,
+# giving a second spelling of the same time.
+_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 
 
 def parse_time(value: object) -> dt.datetime:
@@ -78,13 +80,21 @@ def parse_time(value: object) -> dt.datetime:
         if value.tzinfo is None or value.utcoffset() != dt.timedelta(0) or value.microsecond:
             raise ValueError("times must be UTC with whole seconds")
         return value.astimezone(dt.UTC)
-    if not isinstance(value, str) or not _TIME.match(value):
+    match = _TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
         raise ValueError("times must look like 2026-11-27T21:00:00Z (UTC, whole seconds)")
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    # datetime() refuses out-of-range fields (month 13, second 60) with a ValueError.
+    year, month, day, hour, minute, second = map(int, match.groups())
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
 
 
 def format_time(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Not strftime: its %Y does not pad years below 1000 to four digits on every platform.
+    utc = value.astimezone(dt.UTC)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+    )
 
 
 def _hex32(value: object) -> bytes:
@@ -305,7 +315,7 @@ class NormPropose(Body):
 
 
 class AgreementPropose(Body):
-    """An agreement among ``parties`` to uphold ``norms``; the proposal is the author's signature."""
+    """An agreement among ``parties`` to uphold ``norms``; proposing it counts as signing."""
 
     id: Slug
     title: Title
@@ -415,4 +425,3 @@ BODY_TYPES: dict[str, type[Body]] = {
     "ping.ack": PingAck,
 }
 KINDS: tuple[str, ...] = tuple(BODY_TYPES)
-

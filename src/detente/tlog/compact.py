@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from detente.errors import MalformedError
 from detente.tlog.hashing import EMPTY_ROOT, HASH_SIZE
-from detente.tlog.proof import NodeID
+from detente.tlog.proof import NodeID, _unchecked_node
 
 __all__ = ["CompactRange"]
 
@@ -83,14 +83,15 @@ class CompactRange:
                     peaks.append(h)
                     size += 1
                 else:
-                    done = [(NodeID(0, size), h)]
+                    # size < 2**64 - 1 was checked, so every id is in range.
+                    done = [(_unchecked_node(0, size), h)]
                     level = 0
                     n = size
                     while n & 1:
                         h = sha(prefix + peaks.pop() + h).digest()
                         n >>= 1
                         level += 1
-                        done.append((NodeID(level, n), h))
+                        done.append((_unchecked_node(level, n), h))
                     peaks.append(h)
                     size += 1
                     # The range is whole again before the caller's code runs.

@@ -101,6 +101,11 @@ class ProofPlan:
         return len(self.ids) - (self.end - self.begin) + 1
 
 
+_set_ids = vars(ProofPlan)["ids"].__set__
+_set_begin = vars(ProofPlan)["begin"].__set__
+_set_end = vars(ProofPlan)["end"].__set__
+
+
 def _check_size(name: str, value: int) -> None:
     if not 0 <= value < _MAX_SIZE:
         raise MalformedError(f"{name} out of range: {value} not in [0, 2**64)")

@@ -238,6 +238,17 @@ class Sequencer:
         Batches close at ``max_batch`` entries or ``max_delay`` seconds after the first.
         An entry larger than 65,535 bytes is refused at once (TooLargeError).
         """
+        return await self.submit(entry)
+
+    def submit(self, entry: bytes) -> asyncio.Future[int]:
+        """Queue one entry now (synchronously, in call order); the future gives its index.
+
+        Entries are integrated in the order they were submitted. If a batch fails, that
+        batch and every entry queued behind it fail with the same error, so no entry is
+        ever integrated after an entry submitted before it was refused (callers that
+        checked entries against each other in order can rely on it). Must be called from
+        the event loop's thread; TooLargeError at once for an entry over 65,535 bytes.
+        """
         _check_sizes([entry])
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
@@ -248,7 +259,7 @@ class Sequencer:
             self._full.set()
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._drain())
-        return await future
+        return future
 
     async def flush(self) -> None:
         """Integrate everything queued now, without waiting for ``max_delay``."""
@@ -276,6 +287,9 @@ class Sequencer:
             try:
                 indices = await asyncio.to_thread(self.integrate, [e for e, _ in batch])
             except Exception as exc:
+                # Entries queued behind a failed batch fail too: order is part of the contract.
+                batch += self._pending
+                self._pending.clear()
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)

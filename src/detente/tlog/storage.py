@@ -15,6 +15,13 @@ Tables::
                       created_at (POSIX seconds from the caller's clock)
     tlog_state        one row: origin, size, compact-range peaks of the tree [0, size)
 
+Proofs and roots are built from an in-memory cache of expanded hash tiles
+(:class:`~detente.tlog.tilecache.TileCache`, ``cache_tiles`` tiles, LRU); a database
+connection is checked out (one short read transaction per tile) only when a tile is missing
+from it or narrower than needed.
+The cache is safe because tile prefixes never change; :meth:`LogStore.read_tile` (what the
+tiles server serves) still reads the database.
+
 All writes go through :meth:`LogStore.writer`, a transaction that holds the single-writer
 lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``pg_advisory_xact_lock``), so state read in it
 is the state the transaction commits on top of.
@@ -23,10 +30,10 @@ is the state the transaction commits on top of.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -35,10 +42,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from detente.errors import MalformedError, NotFoundError, StorageError
 from detente.tlog import prover
-from detente.tlog.hashing import HASH_SIZE
+from detente.tlog.hashing import EMPTY_ROOT, HASH_SIZE, node_hash
 from detente.tlog.note import Note
-from detente.tlog.proof import NodeID
+from detente.tlog.proof import NodeID, assemble, consistency_plan
 from detente.tlog.tile import ENTRIES_LEVEL, TILE_WIDTH, TileID, format_entry_bundle
+from detente.tlog.tilecache import DEFAULT_MAX_TILES, TileCache
 
 __all__ = ["LogState", "LogStore", "LogWriter", "StoredCheckpoint"]
 
@@ -47,7 +55,6 @@ _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_KEY = 0x6465_7465_746C_6F67
 _IMMEDIATE = "detente_immediate"
 _CHECKPOINT_COLUMNS = "size, root, note, cosigned, created_at"
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +239,18 @@ def _read_tile(conn: Connection, tile: TileID) -> bytes:
     return bytes(row[1][: tile.width * HASH_SIZE])
 
 
+def _read_hash_tile(conn: Connection, level: int, index: int, width: int) -> bytes:
+    """All the stored hashes of tile (level, index); NotFoundError if not ``width`` wide."""
+    row = conn.execute(
+        sa.text("SELECT data FROM tlog_tiles WHERE level = :l AND idx = :i"),
+        {"l": level, "i": index},
+    ).first()
+    data = b"" if row is None else bytes(row[0])
+    if len(data) < width * HASH_SIZE:
+        raise NotFoundError(f"no tile {TileID(level, index, width).path()}")
+    return data
+
+
 def _read_entries(conn: Connection, start: int, count: int) -> list[bytes]:
     if start < 0 or count < 0:
         raise MalformedError(f"bad entry range: start {start}, count {count}")
@@ -247,16 +266,20 @@ def _read_entries(conn: Connection, start: int, count: int) -> list[bytes]:
 class LogStore:
     """One log in one database. Safe to share between threads; one writer at a time."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, cache_tiles: int = DEFAULT_MAX_TILES) -> None:
         """Wrap an engine whose schema is already current; use :meth:`open` instead."""
         self._engine = engine
+        self._cache = TileCache(cache_tiles)
         self._postgres = engine.dialect.name == "postgresql"
         self._ph = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
     @classmethod
-    def open(cls, url: str) -> LogStore:
-        """Connect to ``url`` and bring its schema to the latest migration."""
-        store = cls(_engine(url))
+    def open(cls, url: str, *, cache_tiles: int = DEFAULT_MAX_TILES) -> LogStore:
+        """Connect to ``url`` and bring its schema to the latest migration.
+
+        ``cache_tiles`` bounds the cache of expanded hash tiles proofs are built from.
+        """
+        store = cls(_engine(url), cache_tiles=cache_tiles)
         try:
             with store._transaction() as conn:
                 config = Config()
@@ -271,6 +294,11 @@ class LogStore:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def tile_cache(self) -> TileCache:
+        """The cache of expanded hash tiles that proofs and roots are built from."""
+        return self._cache
 
     def close(self) -> None:
         self._engine.dispose()
@@ -379,22 +407,37 @@ class LogStore:
                 {"c": cosigned_note, "s": size},
             )
 
-    def _with_tiles(self, build: Callable[[prover.ReadTile], _T]) -> _T:
-        with self._reading() as conn:
-            return build(lambda tile: _read_tile(conn, tile))
+    def _levels(self, level: int, index: int, width: int) -> tuple[bytes, ...]:
+        """The expanded hash tile (level, index), at least ``width`` wide: from the cache, or
+        read from the database (a read transaction of its own) and cached."""
+        levels = self._cache.get(level, index, width)
+        if levels is None:
+            with self._reading() as conn:
+                data = _read_hash_tile(conn, level, index, width)
+            levels = self._cache.put(level, index, data)
+        return levels
 
     def node_hashes(self, ids: Sequence[NodeID], size: int) -> list[bytes]:
         """Hashes of perfect subtrees of the tree of ``size`` leaves, read from the tiles."""
-        return self._with_tiles(lambda rt: prover.node_hashes(ids, size, rt))
+        return prover.expanded_node_hashes(ids, size, self._levels)
 
     def inclusion_proof(self, index: int, size: int) -> tuple[bytes, ...]:
         """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
-        return self._with_tiles(lambda rt: prover.inclusion_proof(index, size, rt))
+        return prover.expanded_inclusion_proof(index, size, self._levels)
 
     def consistency_proof(self, size1: int, size2: int) -> tuple[bytes, ...]:
         """RFC 9162 consistency proof from the tree of ``size1`` leaves to ``size2``."""
-        return self._with_tiles(lambda rt: prover.consistency_proof(size1, size2, rt))
+        plan = consistency_plan(size1, size2)
+        if not plan.ids:
+            return ()
+        return assemble(plan, self.node_hashes(plan.ids, size2))
 
     def tree_root(self, size: int) -> bytes:
         """Root of the tree of the first ``size`` entries, computed from the tiles."""
-        return self._with_tiles(lambda rt: prover.tree_root(size, rt))
+        if size == 0:
+            return EMPTY_ROOT
+        hashes = self.node_hashes(prover.peaks(size), size)
+        root = hashes[-1]
+        for h in reversed(hashes[:-1]):
+            root = node_hash(h, root)
+        return root

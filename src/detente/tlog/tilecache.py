@@ -47,7 +47,9 @@ def expand_tile(data: bytes) -> tuple[bytes, ...]:
         end = len(level) - _PAIR + 1
         if end <= 0:
             break
-        level = b"".join([sha(b"\x01" + level[o : o + _PAIR]).digest() for o in range(0, end, _PAIR)])
+        level = b"".join(
+            [sha(b"\x01" + level[o : o + _PAIR]).digest() for o in range(0, end, _PAIR)]
+        )
         levels.append(level)
     return tuple(levels)
 

@@ -1,0 +1,289 @@
+"""Benchmark of the hub: statements accepted per second through HTTP, and receipt latency.
+
+Prints, in one run:
+
+- baseline: the Ed25519 verification rate of this machine (cryptography), one core;
+- statements accepted per second through real HTTP on loopback (uvicorn), submitted one per
+  request (``--clients`` concurrent clients) and in batches (``POST /v1/statements/batch``),
+  for SQLite and for PostgreSQL; every statement's signature, chain and rules are checked,
+  and a witness on loopback cosigns every checkpoint (quorum 1), as in production;
+- receipt latency (``?wait=receipt``: durable, in a cosigned checkpoint, proof returned),
+  p50 and p99, one request at a time.
+
+Each rate is also given as a ratio of the verification rate measured in this same run. Goal
+(issue 3): batch ingest at least half the verification rate.
+
+    python bench/hub_bench.py [--statements N] [--batch B] [--pg URL | --no-pg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from rich.console import Console
+from rich.table import Table
+
+from detente.hub.app import create_hub_app
+from detente.hub.config import HubDir
+from detente.hub.instance import found, open_hub
+from detente.serving import BackgroundServer
+from detente.statements.envelope import PAYLOAD_TYPE
+from detente.statements.kinds import (
+    DeadlinePolicy,
+    GroupGenesis,
+    Indicator,
+    PartyKeys,
+    SightingReport,
+    Tlp,
+    WitnessKey,
+)
+from detente.statements.payload import Statement, entry_hash, make_entry
+from detente.witness import config as witness_config
+from detente.witness.app import witness_app_from_dir
+
+console = Console()
+PG_DEFAULT = os.environ.get("DETENTE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ORIGIN = "bench.detente/hub"
+GROUP = "bench-group"
+PARTIES = 8  # an envelope carries at most 8 signatures, and every founder signs genesis
+
+
+def _key(name: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(name.encode()).digest())
+
+
+def _raw(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+class Authors:
+    """PARTIES parties, each with its own chain; statements round-robin between them."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.start = start
+        self.ids = [f"party-{i:02d}" for i in range(PARTIES)]
+        self.keys = {p: _key(p) for p in self.ids}
+        self.heads: dict[str, tuple[int, bytes | None]] = {p: (0, None) for p in self.ids}
+        self.count = 0
+
+    def genesis(self, log_vkey: str, witness: WitnessKey) -> bytes:
+        body = GroupGenesis(
+            name="Benchmark group",
+            parties=tuple(
+                PartyKeys(
+                    id=p,
+                    name=p,
+                    signing_key=_raw(self.keys[p]),
+                    encryption_key="age1" + "q" * 58,
+                )
+                for p in self.ids
+            ),
+            log_origin=ORIGIN,
+            log_vkey=log_vkey,
+            witnesses=(witness,),
+            witness_quorum=1,
+            admission_quorum=2,
+            deadlines=DeadlinePolicy(acknowledge_hours=24, answer_hours=72),
+        )
+        statement = Statement(
+            "group.genesis", GROUP, self.ids[0], 0, None, self.start, Tlp.GREEN, None, body
+        )
+        return make_entry(statement, [self.keys[p] for p in self.ids[:8]]).entry
+
+    def next(self) -> bytes:
+        author = self.ids[self.count % PARTIES]
+        self.count += 1
+        seq, prev = self.heads[author]
+        body = SightingReport(
+            indicators=(Indicator(type="ipv4-addr", value=f"198.51.100.{self.count % 256}"),),
+            observed=True,
+            count=self.count,
+        )
+        statement = Statement(
+            "sighting.report", GROUP, author, seq + 1, prev, self.start, Tlp.GREEN, None, body
+        )
+        entry = make_entry(statement, [self.keys[author]]).entry
+        self.heads[author] = (seq + 1, entry_hash(entry))
+        return entry
+
+
+def verify_rate(seconds: float = 2.0) -> float:
+    key = _key("baseline")
+    public = key.public_key()
+    message = b"x" * 400
+    signature = key.sign(message)
+    done = 0
+    begin = time.perf_counter()
+    while time.perf_counter() - begin < seconds:
+        for _ in range(500):
+            public.verify(signature, message)
+        done += 500
+    return done / (time.perf_counter() - begin)
+
+
+@contextlib.contextmanager
+def pg_url(base: str) -> Iterator[str]:
+    url = sa.make_url(base)
+    admin = sa.create_engine(url)
+    schema = "detente_hub_bench"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def running_hub(work: Path, database: str | None) -> Iterator[tuple[str, Authors]]:
+    hub_dir = HubDir.create(work / "hub", ORIGIN, database)
+    witness_dir = work / "witness"
+    witness_vkey = witness_config.init(witness_dir, "bench.detente/witness")
+    witness_config.add_log(witness_dir, hub_dir.log.vkey)
+    authors = Authors(dt.datetime.fromtimestamp(int(time.time()) - 600, dt.UTC))
+    app = witness_app_from_dir(witness_dir, lambda: int(time.time()))
+    with BackgroundServer(app) as witness:
+        found(
+            hub_dir,
+            authors.genesis(hub_dir.log.vkey, WitnessKey(vkey=witness_vkey, url=witness.url)),
+        )
+        with open_hub(HubDir.open(work / "hub")) as hub, BackgroundServer(create_hub_app(hub)) as s:
+            yield s.url, authors
+
+
+def _post(http: httpx.Client, entry: bytes, wait: bool = False) -> httpx.Response:
+    params = {"wait": "receipt"} if wait else {}
+    response = http.post(
+        "/v1/statements", content=entry, headers={"Content-Type": PAYLOAD_TYPE}, params=params
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"hub refused a statement: {response.text}")
+    return response
+
+
+def single_rate(url: str, entries: list[bytes], clients: int) -> float:
+    """Statements per second, one per request, ``clients`` at a time (each keeps its order:
+    statements are split per author, so a client's statements never depend on another's)."""
+    lanes: list[list[bytes]] = [[] for _ in range(clients)]
+    for i, entry in enumerate(entries):
+        lanes[(i % PARTIES) % clients].append(entry)
+
+    def run(lane: list[bytes]) -> None:
+        with httpx.Client(base_url=url, timeout=60.0) as http:
+            for entry in lane:
+                _post(http, entry)
+
+    begin = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(run, lanes))
+    return len(entries) / (time.perf_counter() - begin)
+
+
+def batch_rate(url: str, entries: list[bytes], batch: int) -> float:
+    bodies = [
+        b"[" + b",".join(entries[i : i + batch]) + b"]" for i in range(0, len(entries), batch)
+    ]
+    with httpx.Client(base_url=url, timeout=120.0) as http:
+        begin = time.perf_counter()
+        for body in bodies:
+            response = http.post(
+                "/v1/statements/batch", content=body, headers={"Content-Type": "application/json"}
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"hub refused a batch: {response.text[:500]}")
+        return len(entries) / (time.perf_counter() - begin)
+
+
+def receipt_latency(url: str, entries: list[bytes]) -> tuple[float, float]:
+    samples = []
+    with httpx.Client(base_url=url, timeout=60.0) as http:
+        for entry in entries:
+            begin = time.perf_counter()
+            body = _post(http, entry, wait=True).json()
+            samples.append(time.perf_counter() - begin)
+            if "receipt" not in body:
+                raise RuntimeError("no receipt came back")
+    quantiles = statistics.quantiles(samples, n=100)
+    return quantiles[49] * 1000, quantiles[98] * 1000
+
+
+def run_backend(name: str, database: str | None, args: argparse.Namespace) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp), database) as (url, authors):
+        with console.status(f"{name}: signing {args.statements * 2 + args.receipts} statements"):
+            single = [authors.next() for _ in range(args.statements)]
+            batched = [authors.next() for _ in range(args.statements)]
+            receipts = [authors.next() for _ in range(args.receipts)]
+        with console.status(f"{name}: single submissions"):
+            single_per_s = single_rate(url, single, args.clients)
+        with console.status(f"{name}: batches of {args.batch}"):
+            batch_per_s = batch_rate(url, batched, args.batch)
+        with console.status(f"{name}: receipt latency"):
+            p50, p99 = receipt_latency(url, receipts)
+    return {"single": single_per_s, "batch": batch_per_s, "p50": p50, "p99": p99}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--statements", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--receipts", type=int, default=200)
+    parser.add_argument("--pg", default=PG_DEFAULT)
+    parser.add_argument("--no-pg", action="store_true")
+    args = parser.parse_args()
+
+    with console.status("baseline: Ed25519 verification"):
+        verify = verify_rate()
+    results = {"SQLite": run_backend("SQLite", None, args)}
+    if not args.no_pg:
+        try:
+            with pg_url(args.pg) as url:
+                results["PostgreSQL"] = run_backend("PostgreSQL", url, args)
+        except sa.exc.OperationalError as exc:
+            console.print(f"[yellow]PostgreSQL skipped:[/] {exc}")
+
+    table = Table(title=f"Hub ingest through HTTP ({args.statements} statements per mode)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("vs Ed25519 verify", justify="right")
+    table.add_row("baseline: Ed25519 verify", f"{verify:,.0f} /s", "1.00x")
+    for name, r in results.items():
+        table.add_row(
+            f"{name}: single (x{args.clients} clients)",
+            f"{r['single']:,.0f} /s",
+            f"{r['single'] / verify:.2f}x",
+        )
+        table.add_row(
+            f"{name}: batch of {args.batch}", f"{r['batch']:,.0f} /s", f"{r['batch'] / verify:.2f}x"
+        )
+        table.add_row(f"{name}: receipt latency p50", f"{r['p50']:.1f} ms", "")
+        table.add_row(f"{name}: receipt latency p99", f"{r['p99']:.1f} ms", "")
+    console.print(table)
+    goal = all(r["batch"] >= 0.5 * verify for r in results.values())
+    verdict = "[green]met[/]" if goal else "[red]not met[/]"
+    console.print(f"goal batch ingest >= 0.5x verify rate: {verdict}")
+    print(json.dumps({"verify": verify, **results}))
+
+
+if __name__ == "__main__":
+    main()

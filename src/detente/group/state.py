@@ -1,0 +1,317 @@
+"""The state of a group: everything the log has said so far, as immutable values.
+
+Every part is a frozen dataclass; collections that grow with the log are pyrsistent maps and
+vectors, so ``detente.group.rules.apply`` builds a new state by path copying (O(log n)) and
+the old state stays valid and unchanged. Small bounded collections (an agreement's parties,
+a party's keys) are tuples. ``GroupState.digest()`` hashes a canonical encoding of the whole
+state, so two replays of the same log can be compared with one value.
+
+Indexes are log entry indexes (genesis is entry 0); times are the ``issued_at`` of the
+statements, never the clock of whoever applies them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass
+from enum import Enum, StrEnum
+
+from pydantic import BaseModel
+from pyrsistent import PMap, PVector
+
+from detente.group.norms import Norm
+from detente.statements.kinds import (
+    Contact,
+    ContactRole,
+    Evidence,
+    Indicator,
+    Pap,
+    Purpose,
+    Response,
+    Severity,
+    Tlp,
+    WitnessKey,
+    format_time,
+)
+
+__all__ = [
+    "Admission",
+    "Agreement",
+    "AgreementStatus",
+    "Consultation",
+    "EncryptionKey",
+    "GroupState",
+    "Head",
+    "Incident",
+    "IntelRecord",
+    "KeyPeriod",
+    "Meeting",
+    "Party",
+    "PingState",
+    "Reply",
+    "Sighting",
+]
+
+_DIGEST_DOMAIN = b"detente group state v1\n"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPeriod:
+    """A signing key and the entries it was valid for (inclusive; ``None``: still valid)."""
+
+    key: bytes
+    key_id: str
+    valid_from: int
+    valid_until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionKey:
+    """An age recipient of a party, valid from entry ``valid_from`` until the next one."""
+
+    recipient: str
+    valid_from: int
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    id: str
+    name: str
+    keys: tuple[KeyPeriod, ...]  # every signing key it ever had; the current one is last
+    encryption_keys: tuple[EncryptionKey, ...]  # likewise
+    joined_at: int
+    contacts: tuple[Contact, ...] = ()
+    contacts_updated_at: dt.datetime | None = None
+    left_at: int | None = None
+
+    @property
+    def signing_key(self) -> bytes:
+        return self.keys[-1].key
+
+    @property
+    def encryption_key(self) -> str:
+        return self.encryption_keys[-1].recipient
+
+    @property
+    def left(self) -> bool:
+        return self.left_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last statement of one author: the chain the next one must extend."""
+
+    seq: int
+    entry_hash: bytes
+    issued_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Votes so far to admit a party with exactly these keys."""
+
+    party_id: str
+    name: str
+    signing_key: bytes
+    encryption_key: str
+    voters: tuple[str, ...]
+
+
+class AgreementStatus(StrEnum):
+    PROPOSED = "proposed"
+    IN_FORCE = "in-force"
+    WITHDRAWN = "withdrawn"
+    LAPSED = "lapsed"  # a listed party left the group
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    id: str
+    title: str
+    proposer: str
+    norms: tuple[str, ...]
+    parties: tuple[str, ...]
+    answer_hours: int | None
+    proposed_at: int
+    signatures: PMap[str, int]  # party -> entry index of its signature
+    in_force_at: int | None = None
+    withdrawn_by: str | None = None
+    withdrawn_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    index: int
+    author: str
+    response: Response
+    text: str
+    issued_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str
+    author: str
+    index: int
+    purpose: Purpose
+    to: tuple[str, ...]
+    title: str
+    summary: str
+    severity: Severity
+    tlp: Tlp
+    agreement: str | None
+    norms: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    issued_at: dt.datetime
+    acknowledge_by: dt.datetime
+    answer_by: dt.datetime
+    acknowledged: PMap[str, dt.datetime]  # addressee -> first acknowledgement (or answer)
+    answered: PMap[str, dt.datetime]  # addressee -> first substantive answer
+    thread: PVector[Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    index: int
+    author: str
+    held_at: dt.datetime
+    participants: tuple[str, ...]
+    summary: str
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Consultation:
+    id: str
+    author: str
+    index: int
+    with_parties: tuple[str, ...]
+    agenda: str
+    incident: str | None
+    proposed_times: tuple[dt.datetime, ...]
+    issued_at: dt.datetime
+    records: PVector[Meeting]
+
+
+@dataclass(frozen=True, slots=True)
+class PingState:
+    id: str
+    author: str
+    index: int
+    to: tuple[str, ...]
+    role: ContactRole
+    issued_at: dt.datetime
+    reply_by: dt.datetime
+    acks: PMap[str, dt.datetime]  # addressee -> issued_at of its ack
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    index: int
+    author: str
+    incident: str | None
+    indicators: tuple[Indicator, ...]
+    observed: bool
+    first_seen: dt.datetime | None
+    last_seen: dt.datetime | None
+    count: int
+    issued_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IntelRecord:
+    index: int
+    author: str
+    blob: bytes
+    size: int
+    media_type: str
+    title: str
+    to: tuple[str, ...]  # empty: the whole group
+    tlp: Tlp
+    pap: Pap | None
+    issued_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    """The whole state of a group after ``size`` log entries (see ``detente.group.rules``)."""
+
+    name: str  # the group slug every statement names
+    title: str
+    description: str | None
+    genesis_hash: bytes
+    log_origin: str
+    log_vkey: str
+    witnesses: tuple[WitnessKey, ...]
+    witness_quorum: int
+    admission_quorum: int
+    acknowledge_hours: int
+    answer_hours: int
+    size: int  # entries applied, genesis included
+    parties: PMap[str, Party]
+    key_owners: PMap[bytes, str]  # every signing key ever used -> its party
+    heads: PMap[str, Head]
+    applied: PMap[bytes, int]  # entry hash -> entry index
+    admissions: PMap[str, Admission]
+    norms: PMap[str, Norm]  # the group's own norms (the catalogue is in detente.group.norms)
+    agreements: PMap[str, Agreement]
+    incidents: PMap[str, Incident]
+    consultations: PMap[str, Consultation]
+    pings: PMap[str, PingState]
+    sightings: PVector[Sighting]
+    intel: PVector[IntelRecord]
+
+    def is_member(self, party_id: str) -> bool:
+        """True for a party admitted and not left."""
+        party = self.parties.get(party_id)
+        return party is not None and not party.left
+
+    def agreement_status(self, agreement: Agreement) -> AgreementStatus:
+        """In force when every listed party signed, none withdrew and none left the group."""
+        if agreement.withdrawn_by is not None:
+            return AgreementStatus.WITHDRAWN
+        if any(not self.is_member(party) for party in agreement.parties):
+            return AgreementStatus.LAPSED
+        if agreement.in_force_at is None:
+            return AgreementStatus.PROPOSED
+        return AgreementStatus.IN_FORCE
+
+    def canonical(self) -> bytes:
+        """The canonical encoding of the whole state (sorted-key compact JSON, UTF-8)."""
+        return json.dumps(
+            _plain(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+
+    def digest(self) -> bytes:
+        """SHA-256 of the canonical encoding: equal for any two replays of the same log."""
+        return hashlib.sha256(_DIGEST_DOMAIN + self.canonical()).digest()
+
+
+def _plain(value: object) -> object:
+    """A JSON value for any part of the state; refuses anything it does not know."""
+    if value is None or isinstance(value, bool | int | str):
+        return value.value if isinstance(value, Enum) else value
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dt.datetime):
+        return format_time(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {_key(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence):
+        return [_plain(item) for item in value]
+    raise TypeError(f"no canonical encoding for {type(value).__name__}")
+
+
+def _key(key: object) -> str:
+    if isinstance(key, bytes):
+        return key.hex()
+    if isinstance(key, str):
+        return key
+    raise TypeError(f"no canonical encoding for a {type(key).__name__} key")

@@ -1,0 +1,224 @@
+"""The hub's ingest pipeline: check each statement with the group rules, then log it.
+
+One :class:`asyncio.Lock` orders everything. Under it, each statement of a request is opened
+and applied to the current group state (``detente.group.rules.apply``, judged at the hub's
+clock) and, only if every one of them is accepted, all are queued to the sequencer in that
+same order (:meth:`Sequencer.submit` queues synchronously). So the order in which statements
+are applied is the order of the log, and a refused statement is never queued: nothing of it
+is stored. The lock is released before the batch commits, so concurrent requests pool into
+one log batch.
+
+If a log batch fails to commit, the sequencer fails it and everything queued behind it; the
+next request to take the lock finds that out and reloads the state from the log (the truth)
+before applying anything, and the failed requests answer :class:`StorageError` (503).
+
+A snapshot of the state is stored every ``snapshot_every`` entries and on :meth:`close`, so a
+restart replays only what came after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from detente.errors import DetenteError, NotFoundError, StorageError, TooLargeError
+from detente.group.rules import apply
+from detente.group.state import GroupState
+from detente.hub.replay import replay
+from detente.hub.snapshot import SnapshotStore
+from detente.statements.envelope import MAX_ENTRY_SIZE
+from detente.tlog.receipt import Receipt
+from detente.tlog.sequencer import Sequencer
+from detente.tlog.storage import LogStore
+
+__all__ = ["BatchRefusedError", "HubService", "load_state"]
+
+_log = logging.getLogger(__name__)
+_POLL = 0.02
+
+
+class BatchRefusedError(DetenteError):
+    """One statement of a batch was refused, so the whole batch was (nothing stored).
+
+    ``position`` is its place in the batch (from 0), ``cause`` the error that refused it.
+    """
+
+    def __init__(self, position: int, cause: DetenteError) -> None:
+        super().__init__(f"statement {position} of the batch was refused: {cause}")
+        self.position = position
+        self.cause = cause
+
+
+def load_state(store: LogStore, snapshots: SnapshotStore | None = None) -> GroupState:
+    """The group state of the whole log: the stored snapshot (if it authenticates) plus the
+    entries after it. NotFoundError when the log has no genesis yet."""
+    snapshot = None if snapshots is None else snapshots.load()
+    log_state = store.state()
+    size = 0 if log_state is None else log_state.size
+    start = None
+    if snapshot is not None and snapshot.size <= size:
+        start = snapshot.state
+    state = replay(store, start)
+    if state is None:
+        raise NotFoundError("the log holds no genesis statement yet (run `detente hub found`)")
+    return state
+
+
+class HubService:
+    """Accepts statements into the log of ``sequencer`` and keeps the group state current."""
+
+    def __init__(
+        self,
+        sequencer: Sequencer,
+        state: GroupState,
+        *,
+        snapshots: SnapshotStore | None = None,
+        clock: Callable[[], float] = time.time,
+        snapshot_every: int = 10_000,
+    ) -> None:
+        self._sequencer = sequencer
+        self._store = sequencer.store
+        self._state = state
+        self._snapshots = snapshots
+        self._clock = clock
+        self._snapshot_every = snapshot_every
+        self._snapshot_size = state.size
+        self._saving: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._last: asyncio.Future[int] | None = None
+
+    @property
+    def state(self) -> GroupState:
+        """The state after every statement accepted so far (some may still be committing)."""
+        return self._state
+
+    @property
+    def store(self) -> LogStore:
+        return self._store
+
+    @property
+    def sequencer(self) -> Sequencer:
+        return self._sequencer
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    async def submit(self, entries: Sequence[bytes], *, batch: bool = False) -> list[int]:
+        """Check and log ``entries``, all or none; their log indices once durable.
+
+        Refusals: the error of the rules or the parser (RejectedError, MalformedError,
+        SignatureError, TooLargeError), wrapped in BatchRefusedError with the position when
+        ``batch``. StorageError when the log could not commit them.
+        """
+        async with self._lock:
+            if self._failed():
+                self._state = await asyncio.to_thread(load_state, self._store, self._snapshots)
+                self._last = None
+            at = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+            state = self._state
+            states: list[GroupState] = []
+            for position, entry in enumerate(entries):
+                try:
+                    if len(entry) > MAX_ENTRY_SIZE:
+                        raise TooLargeError(
+                            f"a statement has {len(entry)} bytes, more than {MAX_ENTRY_SIZE}"
+                        )
+                    state = apply(state, entry, at=at)
+                except DetenteError as exc:
+                    if batch:
+                        raise BatchRefusedError(position, exc) from exc
+                    raise
+                states.append(state)
+            futures = [self._sequencer.submit(entry) for entry in entries]
+            for future, after in zip(futures, states, strict=True):
+                future.add_done_callback(functools.partial(self._committed, after))
+            self._state = state
+            if futures:
+                self._last = futures[-1]
+        try:
+            # Shielded: a client that goes away must not cancel what is already queued.
+            return list(await asyncio.shield(asyncio.gather(*futures)))
+        except DetenteError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"the log could not commit the statements: {exc}") from exc
+
+    def _failed(self) -> bool:
+        last = self._last
+        return last is not None and last.done() and (last.cancelled() or bool(last.exception()))
+
+    def _committed(self, state: GroupState, future: asyncio.Future[int]) -> None:
+        if future.cancelled() or future.exception() is not None or self._snapshots is None:
+            return
+        index = future.result()
+        if state.size != index + 1:
+            _log.error("state of %d entries committed at log index %d", state.size, index)
+            return
+        saving = self._saving
+        if index + 1 - self._snapshot_size < self._snapshot_every or (
+            saving is not None and not saving.done()
+        ):
+            return
+        self._snapshot_size = index + 1
+        self._saving = asyncio.get_running_loop().create_task(self._save(state))
+
+    async def _save(self, state: GroupState) -> None:
+        if self._snapshots is None:
+            return
+        try:
+            await asyncio.to_thread(self._snapshots.save, state)
+        except StorageError:
+            _log.exception("storing the state snapshot at size %d failed", state.size)
+
+    # -- receipts -------------------------------------------------------------------------
+
+    def receipt(self, index: int) -> Receipt:
+        """A receipt for entry ``index`` under the latest published checkpoint.
+
+        NotFoundError until a published checkpoint covers it.
+        """
+        if index < 0:
+            raise NotFoundError(f"no entry {index}")
+        published = self._store.latest_published()
+        if published is None or published.cosigned is None or index >= published.size:
+            size = 0 if published is None else published.size
+            raise NotFoundError(
+                f"entry {index} is not covered by a published checkpoint yet (size {size})"
+            )
+        proof = self._store.inclusion_proof(index, published.size)
+        return Receipt(index=index, proof=proof, checkpoint=published.cosigned)
+
+    async def wait_receipt(self, index: int, timeout: float) -> Receipt | None:
+        """The receipt of durable entry ``index``, waiting up to ``timeout`` seconds for a
+        published checkpoint (retrying publication once); None if none came in time."""
+        deadline = time.monotonic() + timeout
+        retried = False
+        while True:
+            try:
+                return await asyncio.to_thread(self.receipt, index)
+            except NotFoundError:
+                pass
+            if not retried:
+                retried = True
+                await asyncio.to_thread(self._sequencer.publish_pending)
+                continue
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(_POLL)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Commit what is queued and store a snapshot of the state if it is all durable."""
+        await self._sequencer.flush()
+        async with self._lock:
+            if self._saving is not None:
+                await self._saving
+            if self._snapshots is None or self._failed():
+                return
+            log_state = self._store.state()
+            if log_state is not None and log_state.size == self._state.size:
+                await asyncio.to_thread(self._snapshots.save, self._state)

@@ -1,0 +1,232 @@
+"""DSSE v1 envelopes: the signed wrapper around every Detente statement.
+
+One log entry is the canonical JSON encoding of one envelope (``Envelope.to_bytes()``)::
+
+    {"payload":"<b64>","payloadType":"application/vnd.detente.statement.v1+json",
+     "signatures":[{"keyid":"<16 hex>","sig":"<b64>"},...]}
+
+Signatures are Ed25519 over the DSSE pre-authentication encoding (``pae``) of the payload type
+and the payload bytes. There is exactly one byte string per envelope: keys sorted, no
+whitespace, raw UTF-8, standard padded base64, and the signatures sorted by ``keyid`` (so a
+relay cannot re-order them to make a second entry out of the same signed statement).
+``Envelope.from_bytes`` refuses anything else with ``MalformedError``; a forged or missing
+signature is a ``SignatureError`` from ``verify_signature``, never a parse error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from detente.errors import MalformedError, SignatureError, TooLargeError
+from detente.statements._canonical import check_fields, load_json
+
+__all__ = [
+    "MAX_ENTRY_SIZE",
+    "MAX_SIGNATURES",
+    "PAYLOAD_TYPE",
+    "Envelope",
+    "Signature",
+    "key_id",
+    "pae",
+    "sign_envelope",
+    "verify_signature",
+]
+
+PAYLOAD_TYPE = "application/vnd.detente.statement.v1+json"
+#: The largest log entry, in bytes (the tlog tile format stores entry sizes in 16 bits).
+MAX_ENTRY_SIZE = 65_535
+#: At most this many signatures per envelope (a genesis with many founders fits well below).
+MAX_SIGNATURES = 8
+
+_KEYID = re.compile(r"[0-9a-f]{16}")
+_ENVELOPE_FIELDS = frozenset({"payload", "payloadType", "signatures"})
+_SIGNATURE_FIELDS = frozenset({"keyid", "sig"})
+_SIG_SIZE = 64
+_KEY_SIZE = 32
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """The DSSE v1 pre-authentication encoding: what is actually signed.
+
+    ``"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body``, LEN the ASCII decimal byte length.
+    """
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
+
+
+def key_id(public_key: bytes) -> str:
+    """The keyid of a raw Ed25519 public key: hex of the first 8 bytes of its SHA-256."""
+    if len(public_key) != _KEY_SIZE:
+        raise MalformedError(f"an Ed25519 public key is {_KEY_SIZE} bytes, not {len(public_key)}")
+    return hashlib.sha256(public_key).digest()[:8].hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One DSSE signature: the signer's keyid and a 64-byte Ed25519 signature."""
+
+    keyid: str
+    sig: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.keyid, str) or not _KEYID.fullmatch(self.keyid):
+            raise MalformedError(f"keyid must be 16 lowercase hex digits, not {self.keyid!r}")
+        if not isinstance(self.sig, bytes) or len(self.sig) != _SIG_SIZE:
+            size = len(self.sig) if isinstance(self.sig, bytes) else "?"
+            raise MalformedError(f"an Ed25519 signature is {_SIG_SIZE} bytes, not {size}")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A DSSE envelope carrying one Detente statement, signed by 1 to 8 keys."""
+
+    payload_type: str
+    payload: bytes
+    signatures: tuple[Signature, ...]
+
+    def __post_init__(self) -> None:
+        if self.payload_type != PAYLOAD_TYPE:
+            raise MalformedError(f"payloadType must be {PAYLOAD_TYPE!r}, not {self.payload_type!r}")
+        if not isinstance(self.payload, bytes):
+            raise MalformedError("the payload must be bytes")
+        if not isinstance(self.signatures, tuple) or not all(
+            isinstance(s, Signature) for s in self.signatures
+        ):
+            raise MalformedError("signatures must be a tuple of Signature")
+        count = len(self.signatures)
+        # An unsigned envelope claims nothing; refuse it rather than let a caller forget.
+        if count == 0:
+            raise MalformedError("an envelope needs at least one signature, it has 0")
+        if count > MAX_SIGNATURES:
+            raise MalformedError(
+                f"an envelope has at most {MAX_SIGNATURES} signatures, not {count}"
+            )
+        for before, after in zip(self.signatures, self.signatures[1:], strict=False):
+            if before.keyid >= after.keyid:
+                raise MalformedError(
+                    "signatures must be sorted by keyid without repeats: "
+                    f"{before.keyid} then {after.keyid}"
+                )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Envelope:
+        """Parse the one canonical wire form; anything else is a ``MalformedError``."""
+        if len(data) > MAX_ENTRY_SIZE:
+            raise TooLargeError(f"an entry is at most {MAX_ENTRY_SIZE} bytes, not {len(data)}")
+        text, obj = load_json(data, "envelope")
+        if not isinstance(obj, dict):
+            raise MalformedError("an envelope must be a JSON object")
+        check_fields(obj, _ENVELOPE_FIELDS, _ENVELOPE_FIELDS, "envelope")
+        payload_b64, payload_type, raw_sigs = obj["payload"], obj["payloadType"], obj["signatures"]
+        if not isinstance(payload_type, str):
+            raise MalformedError("envelope field 'payloadType' must be a string")
+        if payload_type != PAYLOAD_TYPE:
+            raise MalformedError(f"payloadType must be {PAYLOAD_TYPE!r}, not {payload_type!r}")
+        payload = _b64decode(payload_b64, "envelope field 'payload'")
+        if not isinstance(raw_sigs, list):
+            raise MalformedError("envelope field 'signatures' must be a list")
+        if not 1 <= len(raw_sigs) <= MAX_SIGNATURES:
+            raise MalformedError(
+                f"an envelope has 1 to {MAX_SIGNATURES} signatures, not {len(raw_sigs)}"
+            )
+        signatures = []
+        for number, raw in enumerate(raw_sigs):
+            where = f"signatures[{number}]"
+            if not isinstance(raw, dict):
+                raise MalformedError(f"{where} must be a JSON object")
+            check_fields(raw, _SIGNATURE_FIELDS, _SIGNATURE_FIELDS, where)
+            if not isinstance(raw["keyid"], str):
+                raise MalformedError(f"{where}.keyid must be a string")
+            signatures.append(Signature(raw["keyid"], _b64decode(raw["sig"], f"{where}.sig")))
+        envelope = cls(payload_type, payload, tuple(signatures))
+        # Everything above held, so the only way left to differ is the byte layout.
+        if envelope._text() != text:
+            raise MalformedError(
+                "the envelope is not in canonical JSON form "
+                "(sorted keys, no whitespace, raw UTF-8, minimal escapes)"
+            )
+        return envelope
+
+    def to_bytes(self) -> bytes:
+        """The canonical wire form: exactly the bytes of one log entry."""
+        return self._text().encode("ascii")
+
+    def _text(self) -> str:
+        # What dumps() writes for this object, spelled out: every value is ASCII that JSON
+        # does not escape (base64, hex, the constant payload type), so no encoder is needed.
+        signatures = ",".join(
+            f'{{"keyid":"{s.keyid}","sig":"{_b64(s.sig)}"}}' for s in self.signatures
+        )
+        return (
+            f'{{"payload":"{_b64(self.payload)}","payloadType":"{self.payload_type}",'
+            f'"signatures":[{signatures}]}}'
+        )
+
+
+def sign_envelope(payload: bytes, keys: Sequence[Ed25519PrivateKey]) -> Envelope:
+    """Sign ``payload`` with every key in ``keys`` (1 to 8 distinct keys)."""
+    message = pae(PAYLOAD_TYPE, payload)
+    signatures = []
+    for key in keys:
+        raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        signatures.append(Signature(key_id(raw), key.sign(message)))
+    signatures.sort(key=lambda s: s.keyid)
+    return Envelope(PAYLOAD_TYPE, payload, tuple(signatures))
+
+
+def verify_signature(envelope: Envelope, public_key: bytes) -> None:
+    """Return if the signature by ``public_key`` (raw 32 bytes) verifies, else raise.
+
+    ``SignatureError`` if no signature carries the key's keyid, or if the one that does fails.
+    Other signatures in the envelope are not looked at: which keys must sign is the caller's
+    rule (the group state's).
+    """
+    if envelope.payload_type != PAYLOAD_TYPE:  # an Envelope cannot be built otherwise
+        raise MalformedError(f"payloadType must be {PAYLOAD_TYPE!r}")
+    keyid, verifier = _load_key(public_key)
+    for signature in envelope.signatures:
+        if signature.keyid == keyid:
+            try:
+                verifier.verify(signature.sig, pae(envelope.payload_type, envelope.payload))
+            except InvalidSignature as exc:
+                raise SignatureError(f"the signature by key {keyid} does not verify") from exc
+            return
+    found = ", ".join(s.keyid for s in envelope.signatures)
+    raise SignatureError(f"no signature by key {keyid} (signed by {found})")
+
+
+@lru_cache(maxsize=4096)
+def _load_key(public_key: bytes) -> tuple[str, Ed25519PublicKey]:
+    # Cached: the node verifies many entries by few keys. Pure: same bytes, same key.
+    keyid = key_id(public_key)
+    try:
+        return keyid, Ed25519PublicKey.from_public_bytes(public_key)
+    except ValueError as exc:
+        raise MalformedError(f"not an Ed25519 public key: {exc}") from exc
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _b64decode(value: object, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise MalformedError(f"{where} must be a base64 string")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedError(f"{where} is not standard base64: {exc}") from exc
+    # Non-zero padding bits, or missing padding, would give a second spelling of the bytes.
+    if base64.b64encode(raw).decode("ascii") != value:
+        raise MalformedError(f"{where} is not canonical (padded, zero pad bits) base64")
+    return raw

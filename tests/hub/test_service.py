@@ -1,0 +1,111 @@
+"""The ingest pipeline: order, failed commits (reload from the log, 503), snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from detente.errors import RejectedError, StorageError
+from detente.hub.config import HubDir
+from detente.hub.instance import found, open_hub
+from detente.hub.service import BatchRefusedError, load_state
+from detente.hub.snapshot import SnapshotStore
+from detente.statements.kinds import ContactUpdate
+from group.scenario import BLUELAND, REDLAND, Chain, build_genesis
+from hub.harness import ORIGIN, issued_start
+
+EMPTY = ContactUpdate(contacts=())
+
+
+def _founded(path: Path) -> tuple[HubDir, Chain, dt.datetime]:
+    directory = HubDir.create(path, ORIGIN)
+    start = issued_start()
+    chain = Chain()
+    body = build_genesis(start, log_origin=ORIGIN, log_vkey=directory.log.vkey)
+    found(directory, chain.genesis(body, start, [BLUELAND, REDLAND]))
+    return directory, chain, start
+
+
+def test_concurrent_submissions_keep_their_order(tmp_path: Path) -> None:
+    directory, chain, start = _founded(tmp_path / "hub")
+    entries = [chain.make(BLUELAND, EMPTY, start) for _ in range(20)]
+
+    async def main() -> list[list[int]]:
+        with open_hub(directory) as hub:
+            results = await asyncio.gather(*(hub.service.submit([e]) for e in entries))
+            await hub.service.close()
+            assert hub.store.read_entries(1, 20) == entries
+            return list(results)
+
+    assert asyncio.run(main()) == [[i] for i in range(1, 21)]
+
+
+def test_a_refused_batch_stores_nothing(tmp_path: Path) -> None:
+    directory, chain, start = _founded(tmp_path / "hub")
+    good = chain.make(BLUELAND, EMPTY, start)
+    bad = chain.make(REDLAND, EMPTY, start, signers=[BLUELAND], advance=False)
+
+    async def main() -> None:
+        with open_hub(directory) as hub:
+            before = hub.service.state
+            with pytest.raises(BatchRefusedError) as caught:
+                await hub.service.submit([good, bad], batch=True)
+            assert caught.value.position == 1
+            assert isinstance(caught.value.cause, RejectedError)
+            assert hub.service.state is before
+            await hub.service.close()
+            log_state = hub.store.state()
+            assert log_state is not None
+            assert log_state.size == 1
+
+    asyncio.run(main())
+
+
+def test_a_failed_commit_fails_everything_queued_and_reloads(tmp_path: Path) -> None:
+    directory, chain, start = _founded(tmp_path / "hub")
+    first = chain.make(BLUELAND, EMPTY, start)
+    second = chain.make(BLUELAND, EMPTY, start)  # depends on ``first``
+
+    async def main() -> None:
+        with open_hub(directory) as hub:
+            # Another writer took index 1: the hub's next commit fails on it.
+            with hub.store.engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO tlog_entries (idx, data) VALUES (1, x'00')"))
+            results = await asyncio.gather(
+                hub.service.submit([first]), hub.service.submit([second]), return_exceptions=True
+            )
+            assert all(isinstance(r, StorageError) for r in results), results
+            with hub.store.engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM tlog_entries WHERE idx = 1"))
+            # The state was reloaded from the log: ``first`` is not a replay, it goes in.
+            assert await hub.service.submit([first]) == [1]
+            assert await hub.service.submit([second]) == [2]
+            await hub.service.close()
+
+    asyncio.run(main())
+
+
+def test_close_stores_a_snapshot_that_restart_loads(tmp_path: Path) -> None:
+    directory, chain, start = _founded(tmp_path / "hub")
+    entries = [chain.make(REDLAND, EMPTY, start) for _ in range(3)]
+
+    async def main() -> bytes:
+        with open_hub(directory) as hub:
+            await hub.service.submit(entries, batch=True)
+            await hub.service.close()
+            return hub.service.state.digest()
+
+    digest = asyncio.run(main())
+    with open_hub(directory) as hub:
+        snapshots = SnapshotStore(hub.store.engine, directory.log.signer.skey().encode())
+        assert snapshots.stored() == (4, digest)
+        assert load_state(hub.store).digest() == digest  # replay from genesis agrees
+        # A snapshot whose MAC does not match is ignored (and the log replayed instead).
+        with hub.store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE hub_snapshot SET mac = x'00'"))
+        assert snapshots.load() is None
+        assert load_state(hub.store, snapshots).digest() == digest
