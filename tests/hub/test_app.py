@@ -25,6 +25,7 @@ from detente.statements.kinds import (
 )
 from detente.tlog.note import parse_vkey
 from detente.tlog.receipt import Receipt, verify_receipt
+from detente.tlog.tile import parse_entry_bundle
 from group.scenario import AGE, BLUELAND, REDLAND, party_key, public_key
 from hub.harness import STATEMENT, RunningHub, login, running_hub
 
@@ -274,6 +275,22 @@ def test_members_only_views(hub: RunningHub) -> None:
     assert len(entries["entries"]) == 2
     assert hub.http.get("/v1/entries?start=0&end=9", headers=headers).status_code == 404
     assert hub.http.get("/v1/entries?start=0&end=2").status_code == 401
+
+
+def test_entry_bundles_are_for_members_while_tiles_and_checkpoints_are_public(
+    hub: RunningHub,
+) -> None:
+    accepted(hub, hub.chain.make(BLUELAND, _incident(hub), at(hub, 1)))
+    size = hub.http.get("/v1/state").json()["size"]
+    assert hub.http.get("/log/checkpoint").status_code == 200
+    assert hub.http.get(f"/log/tile/0/000.p/{size}").status_code == 200
+    bundle = f"/log/tile/entries/000.p/{size}"
+    refused = hub.http.get(bundle)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    response = hub.http.get(bundle, headers=login(hub.http, REDLAND))
+    assert response.status_code == 200
+    assert len(parse_entry_bundle(response.content, size)) == size
 
 
 def test_openapi_is_published(hub: RunningHub) -> None:

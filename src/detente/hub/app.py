@@ -211,7 +211,10 @@ _BATCH_BODY = {
 
 def _member(request: Request) -> Grant:
     """The caller's grant, from its bearer token (401 without a valid one)."""
-    hub: Hub = request.app.state.hub
+    return _grant(request.app.state.hub, request)
+
+
+def _grant(hub: Hub, request: Request) -> Grant:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="detente-hub"'}
@@ -249,7 +252,10 @@ def create_hub_app(hub: Hub) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(DetenteError, _detente_error)
     app.add_exception_handler(Exception, _internal_error)
-    app.mount("/log", create_log_app(hub.store))
+    # Checkpoints and hash tiles are public; entry bundles are group content: members only.
+    app.mount(
+        "/log", create_log_app(hub.store, authorize_entries=lambda request: _grant(hub, request))
+    )
     app.state.hub = hub
 
     async def receipts(indices: list[int], wait: str | None) -> dict[str, Any] | None:

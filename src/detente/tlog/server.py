@@ -11,13 +11,15 @@ change and are cached as immutable; partial tiles and the checkpoint get a short
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from detente.errors import NotFoundError
 from detente.problem import install_problem_handlers
 from detente.tlog.storage import LogStore
-from detente.tlog.tile import TILE_WIDTH, TileID
+from detente.tlog.tile import ENTRIES_LEVEL, TILE_WIDTH, TileID
 
 __all__ = [
     "CHECKPOINT_CACHE",
@@ -31,8 +33,15 @@ FULL_TILE_CACHE = "public, max-age=31536000, immutable"
 PARTIAL_TILE_CACHE = "public, max-age=10"
 
 
-def create_log_app(store: LogStore) -> FastAPI:
-    """A FastAPI app serving ``store`` as a tiled log (sync handlers run in a thread pool)."""
+def create_log_app(
+    store: LogStore, *, authorize_entries: Callable[[Request], object] | None = None
+) -> FastAPI:
+    """A FastAPI app serving ``store`` as a tiled log (sync handlers run in a thread pool).
+
+    Checkpoints and hash tiles are public: they reveal only hashes. Entry bundles carry the
+    entries themselves; when ``authorize_entries`` is given it is called with each entry
+    bundle request and must raise (an HTTPException or a DetenteError) to refuse it.
+    """
     app = FastAPI(title="Detente transparency log", version="1")
     install_problem_handlers(app)
 
@@ -48,8 +57,10 @@ def create_log_app(store: LogStore) -> FastAPI:
         )
 
     @app.get("/tile/{path:path}", response_class=Response)
-    def tile(path: str) -> Response:
+    def tile(path: str, request: Request) -> Response:
         tile_id = TileID.from_path("tile/" + path)
+        if tile_id.level == ENTRIES_LEVEL and authorize_entries is not None:
+            authorize_entries(request)
         data = store.read_tile(tile_id)
         cache = FULL_TILE_CACHE if tile_id.width == TILE_WIDTH else PARTIAL_TILE_CACHE
         return Response(
