@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/detente log sandbox --data $(RUN_DIR)
+	$(VENV)/bin/detente demo --data $(RUN_DIR)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench scripts

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 
 from detente.errors import DetenteError
 
-__all__ = ["BackgroundServer", "serve_forever"]
+__all__ = ["BackgroundServer", "reserve", "serve_forever"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,16 +27,33 @@ def serve_forever(app: ASGIApp, host: str = LOOPBACK, port: int = 0) -> None:
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
 
 
+def reserve(host: str = LOOPBACK, port: int = 0) -> socket.socket:
+    """A bound listening socket: its port is known (and held) before the app exists.
+
+    Services that must know each other's addresses before they start (a hub URL written into
+    a node's settings, a witness URL into a genesis) reserve their sockets first.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
 class BackgroundServer:
     """``app`` served by uvicorn in a daemon thread; ``url`` is known once started.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
-    def __init__(self, app: ASGIApp, host: str = LOOPBACK, port: int = 0) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = LOOPBACK,
+        port: int = 0,
+        *,
+        sock: socket.socket | None = None,
+    ) -> None:
+        self._sock = sock if sock is not None else reserve(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)

@@ -11,9 +11,14 @@ from rich.table import Table
 
 from detente import __version__
 from detente.cli._common import console, reported
+from detente.cli._demo import demo_cmd
+from detente.cli._export import export_cmd
 from detente.cli._hub import hub_app
 from detente.cli._log import log_app
+from detente.cli._node import node_app
 from detente.cli._sandbox import sandbox
+from detente.cli._say import say_app
+from detente.cli._show import show_app
 from detente.cli._statement import group_app, party_app, statement_app
 from detente.cli._transcript import verify_cmd
 from detente.cli._witness import witness_app
@@ -40,6 +45,11 @@ app.add_typer(party_app, name="party")
 app.add_typer(group_app, name="group")
 app.add_typer(statement_app, name="statement")
 app.command("verify")(verify_cmd)
+app.command("demo")(demo_cmd)
+app.command("export")(export_cmd)
+app.add_typer(node_app, name="node")
+app.add_typer(say_app, name="say")
+app.add_typer(show_app, name="show")
 
 
 def _version(value: bool) -> None:

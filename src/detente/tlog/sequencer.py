@@ -10,7 +10,12 @@ Publishing: a checkpoint is published when the store holds its cosigned note (wh
 ``/checkpoint`` serves). With no publisher the signed note is published as it is, in the
 same transaction. With a publisher (which collects witness cosignatures) the sequencer calls
 it after the commit and stores what it returns; if it fails, the checkpoint stays signed but
-unpublished and :meth:`Sequencer.publish_pending` can retry.
+unpublished and :meth:`Sequencer.publish_pending` can retry. One publication runs at a time,
+and a checkpoint older than the published one is never sent (a newer one covers it).
+
+The pooled path resolves its callers' futures as soon as their batch is durable (their indices
+are final then) and publishes afterwards, in the background, while the next batch commits;
+callers that need a cosigned checkpoint wait for one separately.
 
 Time comes from the ``clock`` passed in (POSIX seconds), used for ``created_at``.
 """
@@ -114,11 +119,14 @@ class Sequencer:
         self._publisher = publisher
         self._max_batch = max_batch
         self._max_delay = max_delay
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one commit at a time (from this sequencer)
+        self._publishing = threading.Lock()  # one publication at a time
         self._pending: list[tuple[bytes, asyncio.Future[int]]] = []
         self._full: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
         self._flushing = False
+        self._to_publish: StoredCheckpoint | None = None
+        self._publisher_task: asyncio.Task[None] | None = None
         created = self._create()
         if created is not None:
             self._publish(created)
@@ -196,12 +204,23 @@ class Sequencer:
     def _publish(self, checkpoint: StoredCheckpoint) -> None:
         if self._publisher is None or checkpoint.published:
             return
-        try:
-            cosigned = self._publisher(checkpoint)
-            self._store.publish(checkpoint.size, cosigned)
-        except Exception:
-            # The entries are durable and the checkpoint signed; only publication failed.
-            _log.exception("publishing the checkpoint at size %d failed", checkpoint.size)
+        with self._publishing:
+            try:
+                # A newer checkpoint may have been published meanwhile: it covers this one,
+                # and witnesses refuse to go back to an older size.
+                published = self._store.latest_published()
+                if published is not None and published.size >= checkpoint.size:
+                    return
+                cosigned = self._publisher(checkpoint)
+                self._store.publish(checkpoint.size, cosigned)
+            except Exception:
+                # The entries are durable and the checkpoint signed; only publication failed.
+                _log.exception("publishing the checkpoint at size %d failed", checkpoint.size)
+
+    def _commit_batch(self, entries: Sequence[bytes]) -> tuple[int, StoredCheckpoint]:
+        _check_sizes(entries)
+        with self._lock:
+            return self._commit(entries)
 
     # -- synchronous API -----------------------------------------------------------------
 
@@ -216,19 +235,17 @@ class Sequencer:
         _check_sizes(entries)
         if not entries:
             return []
-        with self._lock:
-            start, checkpoint = self._commit(entries)
-            self._publish(checkpoint)
+        start, checkpoint = self._commit_batch(entries)
+        self._publish(checkpoint)
         return list(range(start, start + len(entries)))
 
     def publish_pending(self) -> StoredCheckpoint | None:
         """Retry publishing the latest signed checkpoint if it is newer than the published one."""
-        with self._lock:
-            latest = self._store.latest_checkpoint()
-            if latest is None or latest.published:
-                return None
-            self._publish(latest)
-            return self._store.checkpoint(latest.size)
+        latest = self._store.latest_checkpoint()
+        if latest is None or latest.published:
+            return None
+        self._publish(latest)
+        return self._store.checkpoint(latest.size)
 
     # -- pooled asynchronous API ---------------------------------------------------------
 
@@ -262,16 +279,33 @@ class Sequencer:
         return future
 
     async def flush(self) -> None:
-        """Integrate everything queued now, without waiting for ``max_delay``."""
+        """Integrate everything queued now, without waiting for ``max_delay``, and wait for
+        the publication of the last checkpoint signed."""
         worker = self._worker
-        if worker is None or self._full is None:
+        if worker is not None and self._full is not None:
+            self._flushing = True
+            self._full.set()
+            try:
+                await worker
+            finally:
+                self._flushing = False
+        publishing = self._publisher_task
+        if publishing is not None:
+            await publishing
+
+    def _publish_later(self, checkpoint: StoredCheckpoint) -> None:
+        """Publish ``checkpoint`` in the background (only the newest one waiting is sent)."""
+        if self._publisher is None or checkpoint.published:
             return
-        self._flushing = True
-        self._full.set()
-        try:
-            await worker
-        finally:
-            self._flushing = False
+        self._to_publish = checkpoint
+        task = self._publisher_task
+        if task is None or task.done():
+            self._publisher_task = asyncio.get_running_loop().create_task(self._publish_queued())
+
+    async def _publish_queued(self) -> None:
+        while self._to_publish is not None:
+            checkpoint, self._to_publish = self._to_publish, None
+            await asyncio.to_thread(self._publish, checkpoint)
 
     async def _drain(self) -> None:
         full = self._full
@@ -285,7 +319,9 @@ class Sequencer:
             batch = self._pending[: self._max_batch]
             del self._pending[: len(batch)]
             try:
-                indices = await asyncio.to_thread(self.integrate, [e for e, _ in batch])
+                start, checkpoint = await asyncio.to_thread(
+                    self._commit_batch, [e for e, _ in batch]
+                )
             except Exception as exc:
                 # Entries queued behind a failed batch fail too: order is part of the contract.
                 batch += self._pending
@@ -294,8 +330,10 @@ class Sequencer:
                     if not future.done():
                         future.set_exception(exc)
             else:
-                for (_, future), index in zip(batch, indices, strict=True):
+                # Durable: the indices are final. Answer now; witnesses are asked afterwards.
+                for index, (_, future) in enumerate(batch, start):
                     if not future.done():
                         future.set_result(index)
+                self._publish_later(checkpoint)
             if len(self._pending) >= self._max_batch:
                 full.set()

@@ -1,0 +1,169 @@
+"""``detente node init|serve|sync|status``: a member's node, and what ``say`` needs of it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from detente.cli._common import console, err_console, fail, reported
+from detente.crypto.keyfile import read_secret
+from detente.node.config import NodeDir
+from detente.statements.kinds import Body, Pap, PartyKeys, Tlp
+
+__all__ = ["PLACEHOLDER_AGE_RECIPIENT", "NodeOption", "node_app", "speak"]
+
+node_app = typer.Typer(
+    help="Your party's node: keys, sync with the hub, local API.", no_args_is_help=True
+)
+
+NodeOption = Annotated[Path, typer.Option("--node", help="The node's data directory.")]
+#: TODO(issue 5): a real age X25519 identity per node (pyrage is not installed yet); until
+#: then every node announces this syntactically valid placeholder recipient.
+PLACEHOLDER_AGE_RECIPIENT = "age1" + "q" * 58
+
+
+def speak(node: Path, kind: str, body: Body, tlp: Tlp, pap: Pap | None, dry_run: bool) -> None:
+    """Say ``body`` for the node's party, or print what would be signed (``--dry-run``)."""
+    from detente.node.instance import open_node
+
+    with reported(), open_node(node) as opened:
+        if dry_run:
+            signed = opened.draft(kind, body, tlp=tlp, pap=pap)
+            from detente.statements.payload import encode_statement
+
+            # Exactly the payload bytes that would be signed: canonical JSON, one line.
+            print(encode_statement(signed.statement).decode())
+            return
+        said = opened.say(kind, body, tlp=tlp, pap=pap)
+        table = Table(title=f"{kind} said by {opened.party}", show_header=False)
+        table.add_row("log index", str(said.index))
+        table.add_row("seq", str(said.signed.statement.seq))
+        if said.checkpoint is not None:
+            cp = said.checkpoint
+            witnesses = ", ".join(n for n, _ in cp.cosignatures) or "(no witness required)"
+            table.add_row("receipt", f"verified in tree of {cp.checkpoint.size}, by {witnesses}")
+        else:
+            table.add_row("receipt", "[yellow]not yet published[/]; `detente node sync` fetches it")
+        console.print(table)
+
+
+@node_app.command("init")
+def init(
+    party: Annotated[str, typer.Argument(help="Your party's id, e.g. blueland.")],
+    hub: Annotated[str, typer.Option(help="The hub's URL, e.g. http://127.0.0.1:8800")],
+    node: NodeOption = Path("node"),
+    name: Annotated[str | None, typer.Option(help="Your party's display name.")] = None,
+    key: Annotated[
+        Path | None, typer.Option(help="Import an existing PARTY.key instead of a new one.")
+    ] = None,
+    log_vkey: Annotated[
+        str | None, typer.Option(help="Pin the hub log's key (default: trust the genesis).")
+    ] = None,
+    peer: Annotated[
+        list[str] | None, typer.Option(help="Another member node's API URL, for gossip.")
+    ] = None,
+    api_port: Annotated[int, typer.Option(help="Port of the local API.")] = 8900,
+) -> None:
+    """Create the node: party key (or import it), API token, settings; print the public keys.
+
+    Writes NODE/party.json (id, name, signing key, encryption key) for `group genesis --party`.
+    """
+    with reported():
+        text = None if key is None else read_secret(key)
+        directory = NodeDir.create(
+            node, party, hub, text, log_vkey=log_vkey, peers=tuple(peer or ()), api_port=api_port
+        )
+        keys = PartyKeys(
+            id=party,
+            name=name or party.replace("-", " ").title(),
+            signing_key=directory.public_key(),
+            encryption_key=PLACEHOLDER_AGE_RECIPIENT,
+        )
+        (node / "party.json").write_text(keys.model_dump_json(indent=2), encoding="utf-8")
+        table = Table(title=f"node of {party}", show_header=False)
+        table.add_row("directory", str(node))
+        table.add_row("hub", directory.config.hub_url)
+        table.add_row("signing key", base64.b64encode(directory.public_key()).decode())
+        table.add_row("encryption key", f"{PLACEHOLDER_AGE_RECIPIENT} [yellow](placeholder)[/]")
+        table.add_row("identity file", str(node / "party.json"))
+        console.print(table)
+        err_console.print(
+            "[yellow]note:[/] the encryption key is a placeholder until encryption keys arrive"
+        )
+
+
+@node_app.command("sync")
+def sync(node: NodeOption = Path("node")) -> None:
+    """Sync with the hub: verify checkpoints, entries and receipts; re-apply the rules."""
+    from detente.node.instance import open_node
+
+    with reported(), open_node(node) as opened:
+        report = opened.sync()
+        _print_mapping("sync", report)
+
+
+@node_app.command("status")
+def status(node: NodeOption = Path("node")) -> None:
+    """What the node knows: group, log size, trusted checkpoint, misbehaviour caught."""
+    from detente.node.instance import open_node
+
+    with reported(), open_node(node) as opened:
+        found = opened.status()
+        _print_mapping(f"node of {found['party']}", found)
+        if found["misbehaviour"]:
+            fail("the hub misbehaved: this node no longer trusts it (see misbehaviour)", 3)
+
+
+@node_app.command("serve")
+def serve(
+    node: NodeOption = Path("node"),
+    every: Annotated[float, typer.Option(help="Seconds between syncs.")] = 10.0,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: node.json).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: node.json).")] = None,
+) -> None:
+    """Run the local API, sync every few seconds, and answer pings (unless turned off)."""
+    from detente.node.api import create_node_app
+    from detente.node.instance import open_node
+    from detente.serving import serve_forever
+
+    with reported(), open_node(node) as opened:
+        config = opened.directory.config
+        bind, at = host or config.api_host, config.api_port if port is None else port
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    with lock:
+                        opened.sync()
+                except Exception as exc:  # keep serving; say why each round fails
+                    err_console.print(f"[bold red]sync failed:[/] {exc}", soft_wrap=True)
+                stop.wait(every)
+
+        syncer = threading.Thread(target=loop, daemon=True)
+        syncer.start()
+        console.print(f"node of [bold]{opened.party}[/] API at http://{bind}:{at}/api/status "
+                      f"(OpenAPI at /docs, token in {node / 'api.token'}); "
+                      f"gossip at /gossip/checkpoint; syncing every {every:g} s")  # fmt: skip
+        try:
+            serve_forever(create_node_app(opened), bind, at)
+        finally:
+            stop.set()
+            syncer.join(timeout=every + 5)
+            time.sleep(0)
+
+
+def _print_mapping(title: str, data: dict[str, Any]) -> None:
+    table = Table(title=title, show_header=False)
+    for name, value in data.items():
+        shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        table.add_row(name.replace("_", " "), shown)
+    console.print(table)

@@ -1,0 +1,78 @@
+"""Members' nodes show each other the checkpoints they trusted, so a hub cannot fork them.
+
+Each node serves ``GET /gossip/checkpoint``: the latest checkpoint note it trusted, as the
+log and witnesses signed it (public, like the hub's own ``/log/checkpoint``: it reveals only a
+size and a root). :class:`~detente.node.sync.Syncer` fetches every peer's note at each sync
+(:func:`fetch_peer_checkpoint`), keeps it, and shows it to its
+:class:`~detente.tlog.client.LogClient` (``observe``): a note the log signed that conflicts
+with what the hub showed this node raises ``SplitViewError``, which becomes a ``split-view``
+proof file.
+
+:func:`gossip_router` is the route for the node's API (``detente.node.api`` includes it);
+:func:`create_gossip_app` serves it alone (tests, or a node that only gossips).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
+
+from detente.errors import NotFoundError, TooLargeError
+from detente.node.store import NodeStore
+
+__all__ = [
+    "GOSSIP_MEDIA_TYPE",
+    "GOSSIP_PATH",
+    "create_gossip_app",
+    "fetch_peer_checkpoint",
+    "gossip_router",
+]
+
+GOSSIP_PATH = "/gossip/checkpoint"
+GOSSIP_MEDIA_TYPE = "text/plain; charset=utf-8"
+_MAX_NOTE = 1 << 20
+
+
+def gossip_router(store: NodeStore | Callable[[], NodeStore]) -> APIRouter:
+    """``GET /gossip/checkpoint`` of ``store`` (or of the store a callable returns)."""
+    router = APIRouter()
+
+    @router.get(
+        GOSSIP_PATH,
+        summary="The latest checkpoint this node trusted (public)",
+        response_class=Response,
+    )
+    def checkpoint() -> Response:
+        current = store() if callable(store) else store
+        latest = current.latest_checkpoint()
+        if latest is None:
+            return Response("this node trusts no checkpoint yet\n", status_code=404)
+        return Response(latest.note, media_type=GOSSIP_MEDIA_TYPE)
+
+    return router
+
+
+def create_gossip_app(store: NodeStore) -> FastAPI:
+    """A FastAPI app serving only :data:`GOSSIP_PATH` for ``store``."""
+    app = FastAPI(title="Detente node gossip", version="1")
+    app.include_router(gossip_router(store))
+    return app
+
+
+def fetch_peer_checkpoint(http: httpx.Client, peer_url: str) -> bytes | None:
+    """The note a peer's node shows at ``{peer_url}/gossip/checkpoint`` (None: none yet).
+
+    Not verified here: the caller's ``LogClient.observe`` checks it.
+    """
+    response = http.get(f"{peer_url.rstrip('/')}{GOSSIP_PATH}")
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    if len(response.content) > _MAX_NOTE:
+        raise TooLargeError(f"peer {peer_url} sent a {len(response.content)}-byte checkpoint")
+    if not response.content:
+        raise NotFoundError(f"peer {peer_url} sent an empty checkpoint")
+    return response.content

@@ -1,0 +1,217 @@
+"""A running member node: its directory, store, syncer and speaker, wired together.
+
+``open_node(path)`` opens everything a command or the API needs; :class:`Node` is what
+``detente.node.api.create_node_app`` serves (it satisfies ``NodeService``).
+
+The store is ``detente.node.store.NodeStore`` (opened with the raw party key as its snapshot
+secret); the syncer is ``detente.node.sync.Syncer(node_dir, store, http)`` with ``sync()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from detente.errors import NotFoundError
+from detente.group.state import GroupState
+from detente.node.config import NodeDir
+from detente.node.speaker import Said, Speaker
+from detente.statements.kinds import Body, Pap, Tlp
+from detente.statements.payload import SignedStatement, open_entry
+from detente.tlog.checkpoint import Checkpoint
+from detente.tlog.hashing import leaf_hash, node_hash
+from detente.tlog.note import Note
+from detente.tlog.proof import assemble, consistency_plan, inclusion_plan
+from detente.transcript.bundle import Bundle, Subject
+from detente.transcript.export import build_bundle
+
+__all__ = ["Node", "open_node"]
+
+
+class Node:
+    """One member's node (see the module docstring)."""
+
+    def __init__(
+        self,
+        directory: NodeDir,
+        store: Any,
+        syncer: Any,
+        http: httpx.Client,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = directory
+        self.store = store
+        self.syncer = syncer
+        self.clock = clock
+        self._token = directory.api_token()
+        self.speaker = Speaker(
+            party=directory.config.party,
+            key=directory.private_key(),
+            hub=http,
+            view=self.state,
+            keep=self._keep,
+            clock=clock,
+        )
+
+    # -- NodeService ------------------------------------------------------------------------
+
+    @property
+    def party(self) -> str:
+        return self.directory.config.party
+
+    @property
+    def api_token(self) -> str:
+        return self._token
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(int(self.clock()), dt.UTC)
+
+    def state(self) -> GroupState:
+        """The verified group state (NotFoundError before the first sync)."""
+        found: GroupState | None = self.store.state()
+        if found is None:
+            raise NotFoundError("this node has not synced yet: run `detente node sync`")
+        return found
+
+    def sync(self) -> dict[str, Any]:
+        """Sync with the hub; then, when configured, answer pings addressed to the member."""
+        report = self.syncer.sync()
+        acked: list[Said] = []
+        if self.directory.config.auto_ack_pings:
+            acked = self.speaker.ack_pings(self.state())
+            if acked:
+                report = self.syncer.sync()
+        result = _plain(report)
+        result["acked_pings"] = [s.to_json() for s in acked]
+        return result
+
+    def draft(self, kind: str, body: Body, *, tlp: Tlp, pap: Pap | None) -> SignedStatement:
+        return self.speaker.sign(self.speaker.compose(kind, body, tlp=tlp, pap=pap))
+
+    def say(self, kind: str, body: Body, *, tlp: Tlp, pap: Pap | None) -> Said:
+        said = self.speaker.say(kind, body, tlp=tlp, pap=pap)
+        self.syncer.sync()  # the node's own view now holds what it said
+        return said
+
+    def status(self) -> dict[str, Any]:
+        state = self.store.state()
+        notes = self._checkpoints()
+        latest = None if not notes else _checkpoint(notes[-1])
+        misbehaviour = [
+            {"id": m.id, "kind": m.kind, "description": m.description, "proof_file": m.path}
+            for m in self.store.misbehaviours()
+        ]
+        return {
+            "party": self.party,
+            "hub": self.directory.config.hub_url,
+            "group": None if state is None else state.name,
+            "size": None if state is None else state.size,
+            "digest": None if state is None else state.digest().hex(),
+            "checkpoint": None
+            if latest is None
+            else {"size": latest.size, "root": latest.root.hex(), "origin": latest.origin},
+            "trusting_hub": self.store.distrusted() is None,
+            "misbehaviour": misbehaviour,
+            "auto_ack_pings": self.directory.config.auto_ack_pings,
+        }
+
+    def entries(self, start: int, end: int) -> list[tuple[int, SignedStatement]]:
+        data = self.store.read_entries(start, end - start)
+        return [(start + i, open_entry(e)) for i, e in enumerate(data)]
+
+    def latest_checkpoint(self) -> bytes | None:
+        latest = self.store.latest_checkpoint()
+        return None if latest is None else bytes(latest.note)
+
+    def export(self, subject: Subject) -> Bundle:
+        """A transcript bundle under the latest trusted checkpoint, from the node's own copy."""
+        notes = self._checkpoints()
+        if not notes:
+            raise NotFoundError("this node trusts no checkpoint yet: run `detente node sync`")
+        size = _checkpoint(notes[-1]).size
+        tree = _Tree(self.store.read_entries(0, size))
+        return build_bundle(
+            subject,
+            checkpoint=notes[-1],
+            fetch_entry=tree.entry,
+            fetch_proof=tree.inclusion,
+            earlier=notes[:-1],
+            fetch_consistency=tree.consistency,
+        )
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _keep(self, index: int, receipt: bytes, entry: bytes) -> None:
+        self.store.add_receipt(index, entry, receipt)
+
+    def _checkpoints(self) -> list[bytes]:
+        """Trusted cosigned notes, smallest tree first (the latest trusted one last)."""
+        found = sorted(self.store.checkpoints(), key=lambda c: c.size)
+        return [bytes(c.note) for c in found]
+
+
+class _Tree:
+    """Proofs computed from the node's verified entries (no network: export works offline)."""
+
+    def __init__(self, entries: list[bytes]) -> None:
+        self._entries = entries
+        level = [leaf_hash(e) for e in entries]
+        self._levels = [level]
+        while len(level) > 1:
+            level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            self._levels.append(level)
+
+    def entry(self, index: int) -> bytes:
+        return self._entries[index]
+
+    def _hashes(self, plan_ids: Any) -> list[bytes]:
+        return [self._levels[n.level][n.index] for n in plan_ids]
+
+    def inclusion(self, index: int, size: int) -> tuple[bytes, ...]:
+        plan = inclusion_plan(index, size)
+        return assemble(plan, self._hashes(plan.ids))
+
+    def consistency(self, size1: int, size2: int) -> tuple[bytes, ...]:
+        plan = consistency_plan(size1, size2)
+        return assemble(plan, self._hashes(plan.ids))
+
+
+def _checkpoint(note: bytes) -> Checkpoint:
+    return Checkpoint.from_text(Note.from_bytes(note).text)
+
+
+def _plain(value: object) -> dict[str, Any]:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        from detente.hub.views import _plain as plain
+
+        out = plain(value)
+        return out if isinstance(out, dict) else {"value": out}
+    if isinstance(value, dict):
+        return dict(value)
+    return {"value": str(value)}
+
+
+@contextlib.contextmanager
+def open_node(path: Path, *, clock: Callable[[], float] = time.time) -> Iterator[Node]:
+    """Open the node in ``path`` with its store, syncer and an HTTP client to its hub."""
+    from detente.node.sync import Syncer
+
+    from detente.node.store import NodeStore  # written in parallel (see the module docstring)
+
+    directory = NodeDir.open(path)
+    secret = directory.private_key().private_bytes_raw()
+    store = NodeStore.open(directory.database, secret)
+    with httpx.Client(base_url=directory.config.hub_url, timeout=60.0) as http:
+        try:
+            yield Node(directory, store, Syncer(directory, store, http), http, clock)
+        finally:
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
