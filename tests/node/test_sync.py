@@ -12,7 +12,7 @@ import pytest
 
 from detente.errors import ConflictError
 from detente.node.store import NodeStore
-from detente.statements.kinds import ContactRole, NormPropose, Ping, PingAck
+from detente.statements.kinds import ContactRole, NormPropose, Ping
 from group.scenario import BLUELAND, REDLAND
 from hub.harness import RunningHub, running_hub
 from node.nodes import make_node_dir, open_test_node, running_node

@@ -81,9 +81,14 @@ def demo_cmd(
         where.add_row("witness", f"{demo.witness_url}/add-checkpoint", "POST only")
         for party, url in demo.node_urls.items():
             where.add_row(
+                f"{party} web UI",
+                f"{url}/",
+                f"log in with the token in {demo.root / party / 'api.token'}",
+            )
+            where.add_row(
                 f"{party} node API",
                 f"{url}/docs",
-                f"token in {demo.root / party / 'api.token'}",
+                f"Bearer token in {demo.root / party / 'api.token'}",
             )
         console.print(where)
         console.print(hub_state)
@@ -91,13 +96,18 @@ def demo_cmd(
         console.print(
             f"verify a transcript yourself: detente verify {demo.bundle_paths['redland']}"
         )
+        console.print("[bold]Open the web UI[/] (each link logs you in once, then expires):")
+        for party in demo.node_urls:
+            link = demo.login_link(party)
+            console.print(f"  {party:9} [link={link}]{link}[/link]", soft_wrap=True)
         if once:
             return
         console.print("[bold]running; Ctrl-C to stop[/]")
         try:
             while True:
                 time.sleep(sync_every)
-                for node in demo.nodes.values():
-                    node.sync()
+                for party, node in demo.nodes.items():
+                    with demo.web[party].lock:  # not while its web UI signs or syncs
+                        node.sync()
         except KeyboardInterrupt:
             console.print("stopping")

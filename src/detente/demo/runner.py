@@ -24,6 +24,7 @@ from detente.hub.instance import found, open_hub
 from detente.node.api import create_node_app
 from detente.node.config import NodeDir
 from detente.node.instance import Node, open_node
+from detente.node.web import WebUI
 from detente.serving import BackgroundServer, reserve
 from detente.statements.kinds import PartyKeys, Tlp, WitnessKey
 from detente.statements.payload import Statement, make_entry
@@ -63,6 +64,11 @@ class Demo:
     steps: list[DemoStep] = field(default_factory=list)
     transcripts: dict[str, Transcript] = field(default_factory=dict)
     bundle_paths: dict[str, Path] = field(default_factory=dict)
+    web: dict[str, WebUI] = field(default_factory=dict)
+
+    def login_link(self, party: str) -> str:
+        """A fresh one-time link that logs a browser in to ``party``'s web UI."""
+        return self.web[party].login_link(self.node_urls[party])
 
 
 def _now(clock: Callable[[], float]) -> dt.datetime:
@@ -138,13 +144,16 @@ def start_demo(
         stack.enter_context(BackgroundServer(create_hub_app(hub), sock=hub_sock))
         nodes = {}
         tokens = {}
+        web = {}
         for party in (scenario.BLUELAND, scenario.REDLAND):
             node = stack.enter_context(open_node(root / party, clock=clock))
             node.sync()
-            stack.enter_context(BackgroundServer(create_node_app(node), sock=socks[party]))
+            app = create_node_app(node)
+            stack.enter_context(BackgroundServer(app, sock=socks[party]))
             nodes[party] = node
             tokens[party] = node.api_token
-        demo = Demo(root, hub_url, witness.url, urls, tokens, nodes)
+            web[party] = app.state.web
+        demo = Demo(root, hub_url, witness.url, urls, tokens, nodes, web=web)
         _play(demo, clock, progress)
         yield demo
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any, cast
 
 from pyrsistent import pmap, pvector
@@ -32,6 +31,9 @@ from detente.group.state import (
     PingState,
     Reply,
     Sighting,
+)
+from detente.group.state import (
+    _replace as replace,
 )
 from detente.statements.envelope import key_id, verify_signature
 from detente.statements.kinds import (

@@ -18,6 +18,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum, StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel
 from pyrsistent import PMap, PVector
@@ -288,6 +289,27 @@ class GroupState:
     def digest(self) -> bytes:
         """SHA-256 of the canonical encoding: equal for any two replays of the same log."""
         return hashlib.sha256(_DIGEST_DOMAIN + self.canonical()).digest()
+
+
+_T = TypeVar("_T")
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_set = object.__setattr__
+
+
+def _replace(obj: _T, /, **changes: object) -> _T:
+    """``dataclasses.replace`` for the frozen dataclasses of this module, without going
+    through ``__init__`` (none of them checks anything there): the state is copied once per
+    statement, so this is on the hot path of every replay."""
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES.setdefault(cls, tuple(f.name for f in fields(cls)))  # type: ignore[arg-type]
+    new = object.__new__(cls)
+    for name in names:
+        _set(new, name, changes.pop(name) if name in changes else getattr(obj, name))
+    if changes:
+        raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(changes))}")
+    return new
 
 
 def _plain(value: object) -> object:

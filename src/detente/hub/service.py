@@ -119,7 +119,6 @@ class HubService:
                 self._last = None
             at = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
             state = self._state
-            states: list[GroupState] = []
             for position, entry in enumerate(entries):
                 try:
                     if len(entry) > MAX_ENTRY_SIZE:
@@ -131,12 +130,13 @@ class HubService:
                     if batch:
                         raise BatchRefusedError(position, exc) from exc
                     raise
-                states.append(state)
             futures = [self._sequencer.submit(entry) for entry in entries]
-            for future, after in zip(futures, states, strict=True):
-                future.add_done_callback(functools.partial(self._committed, after))
             self._state = state
             if futures:
+                # Only the state after the whole request is kept for a snapshot: holding one
+                # state per entry until it commits makes the garbage collector walk hundreds
+                # of versions of the state's large persistent maps.
+                futures[-1].add_done_callback(functools.partial(self._committed, state))
                 self._last = futures[-1]
         try:
             # Shielded: a client that goes away must not cancel what is already queued.

@@ -13,6 +13,9 @@ token file in the node's directory) except ``/gossip/*``, which other nodes read
     GET  /api/export?incident=|agreement=|start=&end=   a transcript bundle (JSON)
     GET  /gossip/checkpoint            the latest trusted cosigned checkpoint note (public)
 
+The web UI for the member's people (``detente.node.web``: ``/``, ``/login``, ...) is served
+by the same app, behind a login with the same token and a session cookie.
+
 Errors are RFC 9457 problem details; a statement the hub refused keeps the hub's ``rule``.
 """
 
@@ -242,6 +245,10 @@ def create_node_app(node: NodeService) -> FastAPI:
             headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
         )
 
+    # The web UI for the member's people (login with the same token; detente.node.web).
+    from detente.node.web import mount_web
+
+    mount_web(app, node)  # type: ignore[arg-type]  # a full Node, not only a NodeService
     return app
 
 

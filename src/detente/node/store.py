@@ -287,15 +287,16 @@ class NodeStore:
         tree: CompactRange,
         checkpoint: TrustedCheckpoint,
         state: GroupState,
+        digest: bytes | None = None,
     ) -> None:
         """Store one sync atomically: entries ``[start, tree.size)``, the checkpoint trusted,
-        the verified tree and the state after it."""
+        the verified tree and the state after it (``digest``: its digest, if known)."""
         if start + len(entries) != tree.size or state.size != tree.size:
             raise StorageError(
                 f"sync of {len(entries)} entries from {start} does not reach tree size "
                 f"{tree.size} (state size {state.size})"
             )
-        snapshot = self._snapshot_row(state)
+        snapshot = self._snapshot_row(state, digest)
         with self._begin() as conn:
             current = conn.execute(sa.select(_SYNC.c.size).where(_SYNC.c.id == 1)).scalar_one()
             if current != start:
@@ -400,8 +401,8 @@ class NodeStore:
     def _mac(self, size: int, digest: bytes, data: bytes) -> bytes:
         return hmac.new(self._key, size.to_bytes(8, "big") + digest + data, hashlib.sha256).digest()
 
-    def _snapshot_row(self, state: GroupState) -> dict[str, Any]:
-        digest = state.digest()
+    def _snapshot_row(self, state: GroupState, digest: bytes | None) -> dict[str, Any]:
+        digest = state.digest() if digest is None else digest
         data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
         mac = self._mac(state.size, digest, data)
         return {"id": 1, "size": state.size, "digest": digest, "data": data, "mac": mac}

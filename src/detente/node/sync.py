@@ -150,6 +150,7 @@ class Syncer:
         self._party = node_dir.config.party
         self._key = node_dir.private_key()
         self._token: str | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="detente-node-state")
 
     # -- public ----------------------------------------------------------------------------
 
@@ -218,6 +219,8 @@ class Syncer:
         if cp.size < point.size:  # pragma: no cover - LogClient raised ConflictError
             raise ConflictError(f"the hub serves size {cp.size}, below the node's {point.size}")
         at = self._judged_at(signed)
+        # The hub computes its digest while the node verifies (it is another process).
+        hub_digest = self._pool.submit(self._hub_digest, signed.checkpoint.size)
         tree = point.tree.copy()
         leaves = self._leaf_hashes(point.size, cp, note, genesis_entry)
         tree.extend(leaves)
@@ -233,21 +236,21 @@ class Syncer:
             client, point, tree, entries, leaves, note, log, genesis_entry
         )
         checkpoint = TrustedCheckpoint(cp.size, cp.root, note, self._clock())
+        digest = state.digest()
         if entries:
-            self.store.commit_sync(point.size, entries, tree, checkpoint, state)
+            self.store.commit_sync(point.size, entries, tree, checkpoint, state, digest)
         else:
             self.store.add_checkpoint(checkpoint)
         if point.genesis_hash is None:
             self.store.pin(entry_hash(genesis_entry), log_vkey)
         for index in confirmed:
             self.store.confirm_receipt(index, cp.size)
-        digest = state.digest()
         return SyncReport(
             start_size,
             cp.size,
             note,
             digest,
-            self._hub_digest(cp.size),
+            hub_digest.result(),
             time.perf_counter() - started,
             receipts_confirmed=len(confirmed),
             receipts_pending=pending,

@@ -1,0 +1,331 @@
+"""The pages that change something: log in and out, sync, compose -> preview -> sign.
+
+Every POST carries the session's CSRF token (the login form a double-submit token of its
+own); a POST without the right one is refused with 403 and changes nothing. Composing is two
+steps: *preview* validates the form and shows the exact canonical statement bytes that will
+be signed (with ``seq``, ``prev`` and ``issued_at`` filled in); *sign* signs exactly those
+bytes, after checking they are still the member's next statement.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData as StarletteForm
+from starlette.datastructures import UploadFile
+
+from detente.errors import DetenteError, MalformedError
+from detente.group import views
+from detente.group.state import AgreementStatus, GroupState
+from detente.node.speaker import Said, new_id
+from detente.node.web.forms import (
+    COMPOSE_KINDS,
+    FormData,
+    body_from_form,
+    keep_evidence,
+    tlp_from_form,
+)
+from detente.node.web.session import COOKIE, Session
+from detente.node.web.ui import WebUI
+from detente.statements.envelope import PAYLOAD_TYPE
+from detente.statements.kinds import ContactRole, Purpose, Severity, Tlp
+from detente.statements.kinds import Response as Answer
+from detente.statements.payload import Statement, encode_statement, parse_statement
+
+__all__ = ["add_actions"]
+
+_LOGIN_COOKIE = "detente_login_csrf"
+_MAX_EVIDENCE = 16 * 1024 * 1024
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this node: never an absolute URL or a scheme-relative //host.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _login_response(ui: WebUI, target: str) -> Response:
+    session = ui.sessions.open()
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict", path="/")
+    response.delete_cookie(_LOGIN_COOKIE, path="/")
+    return response
+
+
+@dataclass(frozen=True, slots=True)
+class _Posted:
+    """A POSTed form, read whole and closed: its text fields and its uploaded files."""
+
+    fields: dict[str, list[str]]
+    files: list[tuple[str, str, bytes]]
+
+    def one(self, name: str) -> str | None:
+        values = self.fields.get(name)
+        return values[0] if values else None
+
+
+def _fields(form: StarletteForm) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def _options(ui: WebUI, state: GroupState) -> dict[str, Any]:
+    """What the compose forms offer to choose from."""
+    me = ui.node.party
+    members = [p.id for p in views.parties(state)]
+    in_force = views.agreements_in_force(state)
+    to_sign = [
+        a
+        for a in sorted(state.agreements.values(), key=lambda a: a.id)
+        if state.agreement_status(a) is AgreementStatus.PROPOSED
+        and me in a.parties
+        and me not in a.signatures
+    ]
+    addressed = [i for i in sorted(state.incidents.values(), key=lambda i: i.index) if me in i.to]
+    now = ui.node.now()
+    return {
+        "others": [p for p in members if p != me],
+        "members": members,
+        "in_force": [{"a": a, "norms": [views.norm(state, n) for n in a.norms]} for a in in_force],
+        "to_sign": to_sign,
+        "addressed": addressed,
+        "incidents": sorted(state.incidents.values(), key=lambda i: i.index),
+        "all_norms": views.all_norms(state),
+        "purposes": [p.value for p in Purpose],
+        "severities": [s.value for s in Severity],
+        "responses": [r.value for r in Answer],
+        "roles": [r.value for r in ContactRole],
+        "tlps": [t.value for t in Tlp],
+        "new_ids": {
+            "incident.notify": new_id("inc", now),
+            "consultation.request": new_id("consult", now),
+            "ping": new_id("ping", now),
+        },
+    }
+
+
+def add_actions(router: APIRouter, ui: WebUI) -> None:
+    """Register login, logout, sync and compose on ``router``."""
+
+    def compose_page(
+        request: Request,
+        session: Session,
+        kind: str,
+        values: FormData,
+        *,
+        error: str | None = None,
+        status_code: int = 200,
+        preview: dict[str, Any] | None = None,
+    ) -> Response:
+        state = ui.node.state()
+        return ui.render(
+            request,
+            "compose.html",
+            session,
+            status_code,
+            kind=kind,
+            kinds=COMPOSE_KINDS,
+            title=COMPOSE_KINDS[kind],
+            values={k: list(v) for k, v in values.items()},
+            error=error,
+            preview=preview,
+            **_options(ui, state),
+        )
+
+    @router.get("/login", include_in_schema=False)
+    def login_form(request: Request, next: str = "/", once: str = "") -> Response:
+        if once:
+            if ui.sessions.redeem(once):
+                return _login_response(ui, next)
+            error = "this login link was already used or has expired: enter the API token"
+        else:
+            error = None
+        token = secrets.token_urlsafe(24)
+        response = ui.render(
+            request,
+            "login.html",
+            None,
+            401 if error else 200,
+            next=_safe_next(next),
+            login_csrf=token,
+            error=error,
+        )
+        response.set_cookie(_LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/")
+        return response
+
+    @router.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        async with request.form() as form:
+            fields = _fields(form)
+        posted = _Posted(fields, [])
+        sent, kept = posted.one("csrf"), request.cookies.get(_LOGIN_COOKIE)
+        if not isinstance(sent, str) or not kept or not secrets.compare_digest(sent, kept):
+            return ui.render(request, "error.html", None, 403, message="login form expired")
+        token = posted.one("token")
+        target = posted.one("next")
+        if not isinstance(token, str) or not ui.sessions.check_token(token):
+            response = ui.render(
+                request,
+                "login.html",
+                None,
+                401,
+                next=_safe_next(target if isinstance(target, str) else "/"),
+                login_csrf=kept,
+                error="wrong token: it is the content of api.token in the node's directory",
+            )
+            return response
+        return _login_response(ui, target if isinstance(target, str) else "/")
+
+    async def checked(request: Request) -> tuple[Session | None, _Posted, Response]:
+        """The session and form of a POST, or the response refusing it."""
+        session = ui.session(request)
+        if session is None:
+            return None, _Posted({}, []), ui.to_login(request)
+        async with request.form(max_part_size=_MAX_EVIDENCE) as form:
+            posted = _Posted(_fields(form), await _uploads(form.getlist("evidence_file")))
+        csrf = posted.one("csrf")
+        if not ui.sessions.csrf_ok(session, csrf):
+            message = "refused: the form's CSRF token is missing or wrong (reload the page)"
+            return None, posted, ui.render(request, "error.html", session, 403, message=message)
+        return session, posted, Response()
+
+    @router.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        session, _posted, refused = await checked(request)
+        if session is None:
+            return refused
+        ui.sessions.close(session.id)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    @router.post("/sync", include_in_schema=False)
+    async def sync(request: Request) -> Response:
+        session, posted, refused = await checked(request)
+        if session is None:
+            return refused
+        try:
+            report = await run_in_threadpool(_sync, ui)
+            ui.last_sync = {"at": ui.node.now(), "ok": True, "report": report}
+        except DetenteError as exc:
+            ui.last_sync = {"at": ui.node.now(), "ok": False, "error": str(exc)}
+        back = posted.one("next")
+        return RedirectResponse(_safe_next(back if isinstance(back, str) else "/"), 303)
+
+    @router.get("/compose", include_in_schema=False)
+    def compose_menu(request: Request) -> Response:
+        session = ui.session(request)
+        if session is None:
+            return ui.to_login(request)
+        return ui.render(request, "compose_menu.html", session, kinds=COMPOSE_KINDS)
+
+    @router.get("/compose/{kind}", include_in_schema=False)
+    def compose_form(request: Request, kind: str) -> Response:
+        session = ui.session(request)
+        if session is None:
+            return ui.to_login(request)
+        if kind not in COMPOSE_KINDS:
+            return ui.render(request, "error.html", session, 404, message=f"no form for {kind}")
+        values = {k: [v] for k, v in request.query_params.items()}
+        return compose_page(request, session, kind, values)
+
+    @router.post("/compose/{kind}", include_in_schema=False)
+    async def compose(request: Request, kind: str) -> Response:
+        session, posted, refused = await checked(request)
+        if session is None:
+            return refused
+        if kind not in COMPOSE_KINDS:
+            return ui.render(request, "error.html", session, 404, message=f"no form for {kind}")
+        values = posted.fields
+        if posted.one("action") == "sign":
+            return await _sign(request, session, kind, values)
+        try:
+            evidence = _evidence(ui, posted.files)
+            default = Tlp.AMBER if kind == "incident.notify" else Tlp.GREEN
+            body = body_from_form(kind, values, evidence)
+            signed = ui.node.draft(kind, body, tlp=tlp_from_form(values, default), pap=None)
+        except DetenteError as exc:
+            return compose_page(request, session, kind, values, error=str(exc), status_code=400)
+        payload = encode_statement(signed.statement)
+        preview = {
+            "payload": payload.decode(),
+            "pretty": json.dumps(json.loads(payload), indent=2, ensure_ascii=False),
+            "encoded": base64.b64encode(payload).decode(),
+            "payload_type": PAYLOAD_TYPE,
+            "keyid": signed.envelope.signatures[0].keyid,
+            "seq": signed.statement.seq,
+        }
+        return compose_page(request, session, kind, values, preview=preview)
+
+    async def _sign(
+        request: Request, session: Session, kind: str, values: dict[str, list[str]]
+    ) -> Response:
+        try:
+            payload = base64.b64decode(values.get("payload", [""])[0], validate=True)
+            statement = parse_statement(payload)
+            if statement.kind != kind or statement.author != ui.node.party:
+                raise MalformedError(f"this form signs {kind} statements of {ui.node.party}")
+            said = await run_in_threadpool(_sign_exactly, ui, statement)
+        except (DetenteError, binascii.Error) as exc:
+            return compose_page(request, session, kind, values, error=str(exc), status_code=400)
+        body = json.loads(encode_statement(statement))["body"]
+        incident = body.get("incident") if kind != "incident.notify" else body.get("id")
+        target = f"/incidents/{incident}" if isinstance(incident, str) else "/"
+        return RedirectResponse(f"{target}?said={said.index}", status_code=303)
+
+
+def _sign_exactly(ui: WebUI, statement: Statement) -> Said:
+    """Sign and submit exactly ``statement`` if it is still the member's next one."""
+    with ui.lock:
+        state = ui.node.state()
+        fresh = ui.node.speaker.compose(
+            statement.kind, statement.body, tlp=statement.tlp, pap=statement.pap, state=state
+        )
+        if (fresh.seq, fresh.prev, fresh.group) != (
+            statement.seq,
+            statement.prev,
+            statement.group,
+        ):
+            raise MalformedError(
+                f"your node's chain moved on since the preview (next seq is {fresh.seq}, "
+                f"the preview had {statement.seq}): preview again"
+            )
+        said = ui.node.speaker.submit(ui.node.speaker.sign(statement), state=state)
+        ui.node.sync()
+    return said
+
+
+def _sync(ui: WebUI) -> dict[str, Any]:
+    with ui.lock:
+        return ui.node.sync()
+
+
+async def _uploads(items: Sequence[Any]) -> list[tuple[str, str, bytes]]:
+    """(file name, media type, bytes) of each non-empty uploaded file."""
+    found = []
+    for upload in items:
+        if isinstance(upload, UploadFile) and upload.filename:
+            data = await upload.read()
+            if data:
+                found.append((upload.filename, upload.content_type or "", data))
+    return found
+
+
+def _evidence(ui: WebUI, files: Sequence[tuple[str, str, bytes]]) -> list[dict[str, Any]]:
+    return [
+        keep_evidence(ui.node.directory.path, name, data, media_type or "application/octet-stream")
+        for name, media_type, data in files
+    ]

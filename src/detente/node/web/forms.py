@@ -1,0 +1,197 @@
+"""The compose forms: which fields each statement kind asks for, and form data -> body.
+
+Form values are turned into the body's wire JSON and validated by the same strict body
+models as the JSON API (``detente.node.speaker.body_from_json``), so a form can never sign
+something the API would refuse to parse. Errors are :class:`MalformedError` with the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from detente.errors import MalformedError
+from detente.node.speaker import body_from_json
+from detente.statements.kinds import Body, Tlp, format_time
+
+__all__ = [
+    "COMPOSE_KINDS",
+    "FormData",
+    "body_from_form",
+    "find_evidence",
+    "keep_evidence",
+    "tlp_from_form",
+]
+
+#: The kinds the UI composes, with a title for people; in menu order.
+COMPOSE_KINDS: dict[str, str] = {
+    "incident.notify": "Notify or allege",
+    "incident.respond": "Respond to an incident",
+    "consultation.request": "Request a consultation",
+    "ping": "Ping a point of contact",
+    "norm.propose": "Propose a norm",
+    "agreement.propose": "Propose an agreement",
+    "agreement.sign": "Sign an agreement",
+}
+
+#: Form data: each field's values (one for plain inputs, several for checkboxes).
+FormData = Mapping[str, Sequence[str]]
+
+_EVIDENCE_DIR = "evidence"
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _one(form: FormData, name: str) -> str | None:
+    values = [v.strip() for v in form.get(name, ()) if v.strip()]
+    if len(values) > 1:
+        raise MalformedError(f"field {name!r} was given {len(values)} times")
+    return values[0] if values else None
+
+
+def _need(form: FormData, name: str) -> str:
+    value = _one(form, name)
+    if value is None:
+        raise MalformedError(f"field {name!r} is required")
+    return value
+
+
+def _many(form: FormData, name: str) -> list[str]:
+    values: list[str] = []
+    for raw in form.get(name, ()):
+        values.extend(p.strip() for p in raw.split(",") if p.strip())
+    return list(dict.fromkeys(values))  # in order, once each
+
+
+def _int(form: FormData, name: str) -> int | None:
+    value = _one(form, name)
+    if value is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}", value):
+        raise MalformedError(f"field {name!r} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _time(form: FormData, name: str) -> str | None:
+    """A ``datetime-local`` value (read as UTC) or RFC 3339, as RFC 3339 UTC."""
+    value = _one(form, name)
+    if value is None:
+        return None
+    for layout in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            parsed = dt.datetime.strptime(value, layout).replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+        return format_time(parsed)
+    raise MalformedError(f"field {name!r} must be a UTC time like 2026-11-27T21:00, not {value!r}")
+
+
+def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
+    # Optional fields are absent when unset, never null (the canonical payload form).
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def tlp_from_form(form: FormData, default: Tlp = Tlp.GREEN) -> Tlp:
+    value = _one(form, "tlp")
+    if value is None:
+        return default
+    try:
+        return Tlp(value.upper())
+    except ValueError:
+        allowed = ", ".join(t.value for t in Tlp)
+        raise MalformedError(f"tlp must be one of {allowed}, not {value!r}") from None
+
+
+def body_from_form(kind: str, form: FormData, evidence: Sequence[Mapping[str, Any]] = ()) -> Body:
+    """The body of ``kind`` from form data (``evidence``: references of uploaded files)."""
+    body: dict[str, Any]
+    if kind == "norm.propose":
+        body = {
+            "id": _need(form, "id"),
+            "title": _need(form, "title"),
+            "text": _need(form, "text"),
+            "provenance": _many(form, "provenance"),
+        }
+    elif kind == "agreement.propose":
+        body = {
+            "id": _need(form, "id"),
+            "title": _need(form, "title"),
+            "norms": _many(form, "norms"),
+            "parties": _many(form, "parties"),
+            "answer_hours": _int(form, "answer_hours"),
+        }
+    elif kind == "agreement.sign":
+        body = {"agreement": _need(form, "agreement")}
+    elif kind == "incident.notify":
+        body = {
+            "id": _need(form, "id"),
+            "purpose": _need(form, "purpose"),
+            "to": _many(form, "to"),
+            "title": _need(form, "title"),
+            "summary": _need(form, "summary"),
+            "severity": _need(form, "severity"),
+            "agreement": _one(form, "agreement"),
+            "norms": _many(form, "norms"),
+            "evidence": [dict(e) for e in evidence],
+            "answer_by": _time(form, "answer_by"),
+        }
+        if body["purpose"] == "allegation" and not body["norms"]:
+            raise MalformedError("an allegation names the norms allegedly broken: choose one")
+    elif kind == "incident.respond":
+        body = {
+            "incident": _need(form, "incident"),
+            "response": _need(form, "response"),
+            "text": _need(form, "text"),
+        }
+    elif kind == "consultation.request":
+        when = _time(form, "proposed_time")
+        body = {
+            "id": _need(form, "id"),
+            "with_parties": _many(form, "with_parties"),
+            "agenda": _need(form, "agenda"),
+            "incident": _one(form, "incident"),
+            "proposed_times": [] if when is None else [when],
+        }
+    elif kind == "ping":
+        body = {
+            "id": _need(form, "id"),
+            "to": _many(form, "to"),
+            "role": _need(form, "role"),
+            "reply_within_minutes": _int(form, "reply_within_minutes"),
+        }
+    else:
+        raise MalformedError(f"the web UI does not compose {kind!r}")
+    return body_from_json(kind, _drop_none(body))
+
+
+def keep_evidence(node_dir: Path, name: str, data: bytes, media_type: str) -> dict[str, Any]:
+    """Store an uploaded evidence file in the node's ``evidence/`` directory; its reference."""
+    if not data:
+        raise MalformedError(f"evidence file {name!r} is empty")
+    digest = hashlib.sha256(data).hexdigest()
+    safe = _SAFE_NAME.sub("-", Path(name).name).strip("-.") or "evidence"
+    folder = node_dir / _EVIDENCE_DIR
+    folder.mkdir(exist_ok=True)
+    (folder / f"{digest[:16]}-{safe}").write_bytes(data)
+    return {
+        "sha256": digest,
+        "name": safe[:200],
+        "media_type": media_type or "application/octet-stream",
+        "size": len(data),
+    }
+
+
+def find_evidence(node_dir: Path, sha256: bytes) -> bytes | None:
+    """The bytes of an evidence file this node holds whose SHA-256 is ``sha256``, or None."""
+    folder = node_dir / _EVIDENCE_DIR
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            data = path.read_bytes()
+            if hashlib.sha256(data).digest() == sha256:
+                return data
+    return None
