@@ -6,8 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from detente.demo import scenario, start_demo
+from detente.errors import MalformedError, VerificationError
+from detente.transcript import Bundle
 from detente.transcript.verify import verify_bundle
+from transcript.tampering import all_mutations, field_byte, mutate
 
 
 def test_demo_plays_the_scenario_and_every_side_agrees(tmp_path: Path) -> None:
@@ -43,3 +48,20 @@ def test_demo_once_command_exits_zero_after_verifying(tmp_path: Path) -> None:
     assert "the hub and both nodes agree" in result.stdout
     assert result.stdout.count("VALID") == 2
     assert "answered in" in result.stdout
+
+
+@pytest.mark.slow
+def test_demo_bundle_is_refused_after_any_single_byte_change(tmp_path: Path) -> None:
+    """Every byte of every statement, proof and checkpoint of the demo's exported bundle,
+    flipped one at a time, makes `detente verify`'s check refuse the bundle."""
+    with start_demo(tmp_path / "demo") as demo:
+        raw = demo.bundle_paths["redland"].read_bytes()
+    bundle = Bundle.from_bytes(raw)
+    verify_bundle(raw)
+    count = 0
+    for site, position in all_mutations(bundle):
+        changed = mutate(bundle, site, position, field_byte(bundle, site, position) ^ 0x01)
+        with pytest.raises((MalformedError, VerificationError)):
+            verify_bundle(changed.to_bytes())
+        count += 1
+    assert count > 5_000
