@@ -16,6 +16,7 @@ from detente.cli._export import export_cmd
 from detente.cli._hub import hub_app
 from detente.cli._log import log_app
 from detente.cli._node import node_app
+from detente.cli._node_proofs import verify_misbehaviour_cmd
 from detente.cli._sandbox import sandbox
 from detente.cli._say import say_app
 from detente.cli._show import show_app
@@ -47,6 +48,7 @@ app.add_typer(statement_app, name="statement")
 app.command("verify")(verify_cmd)
 app.command("demo")(demo_cmd)
 app.command("export")(export_cmd)
+app.command("verify-misbehaviour")(verify_misbehaviour_cmd)
 app.add_typer(node_app, name="node")
 app.add_typer(say_app, name="say")
 app.add_typer(show_app, name="show")

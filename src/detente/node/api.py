@@ -41,7 +41,7 @@ from detente.statements.kinds import Body, Pap, Tlp, format_time
 from detente.statements.payload import SignedStatement, encode_statement
 from detente.transcript.bundle import Bundle, Subject
 
-__all__ = ["NOTE_MEDIA_TYPE", "NodeService", "create_node_app", "statement_json"]
+__all__ = ["NOTE_MEDIA_TYPE", "NodeService", "create_node_app", "statement_json", "subject_of"]
 
 NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
 _MAX_LOG_PAGE = 1000
