@@ -11,12 +11,12 @@ Layout of ``DIR``::
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from detente.errors import ConflictError, MalformedError, NotFoundError, StorageError
+from detente.crypto.keyfile import read_secret, write_secret
+from detente.errors import MalformedError, NotFoundError
 from detente.tlog.cosignature import CosignatureSigner
 from detente.tlog.note import Ed25519Verifier, Verifier, parse_vkey
 
@@ -48,13 +48,8 @@ def init(directory: Path, name: str) -> str:
     Refuses to overwrite an existing key (:class:`ConflictError`).
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key_path = directory / _KEY
-    if key_path.exists():
-        raise ConflictError(f"{key_path} already exists; refusing to overwrite a witness key")
     signer = CosignatureSigner.generate(name)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(signer.skey() + "\n")
+    write_secret(directory / _KEY, signer.skey())
     vkey = signer.vkey()
     (directory / _VKEY).write_text(vkey + "\n", encoding="utf-8")
     (directory / _LOGS).touch()
@@ -82,10 +77,7 @@ def load(directory: Path) -> WitnessConfig:
     key_path = directory / _KEY
     if not key_path.exists():
         raise NotFoundError(f"{directory} holds no witness (no {_KEY})")
-    mode = stat.S_IMODE(key_path.stat().st_mode)
-    if mode & 0o077:
-        raise StorageError(f"{key_path} has mode {mode:04o}; a private key must be 0600")
-    signer = CosignatureSigner.from_skey(key_path.read_text(encoding="utf-8").strip())
+    signer = CosignatureSigner.from_skey(read_secret(key_path))
     logs = {origin: parse_vkey(vkey) for origin, vkey in _read_logs(directory).items()}
     return WitnessConfig(directory, signer, logs, directory / _STATE)
 
