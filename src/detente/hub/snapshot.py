@@ -11,15 +11,13 @@ ignored and the state is replayed from genesis (``detente hub rebuild`` does tha
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import pickle
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from detente.errors import StorageError
+from detente.group.sealed import SealedState, seal, unseal
 from detente.group.state import GroupState
 
 __all__ = ["Snapshot", "SnapshotStore"]
@@ -34,7 +32,7 @@ _TABLE = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
     sa.Column("mac", sa.LargeBinary, nullable=False),
 )
-_KEY_DOMAIN = b"detente hub snapshot key v1\n"
+_DOMAIN = b"detente hub snapshot v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,26 +49,22 @@ class SnapshotStore:
 
     def __init__(self, engine: Engine, secret: bytes) -> None:
         self._engine = engine
-        self._key = hashlib.sha256(_KEY_DOMAIN + secret).digest()
+        self._secret = secret
         try:
             _META.create_all(engine, checkfirst=True)
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"cannot create the snapshot table: {exc}") from exc
 
-    def _mac(self, size: int, digest: bytes, data: bytes) -> bytes:
-        message = size.to_bytes(8, "big") + digest + data
-        return hmac.new(self._key, message, hashlib.sha256).digest()
-
     def save(self, state: GroupState) -> Snapshot:
         """Store ``state`` (taken after ``state.size`` entries), replacing the previous one."""
-        digest = state.digest()
-        data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        sealed = seal(state, self._secret, _DOMAIN)
+        digest = sealed.digest
         row = {
             "id": 1,
-            "size": state.size,
+            "size": sealed.size,
             "digest": digest,
-            "data": data,
-            "mac": self._mac(state.size, digest, data),
+            "data": sealed.data,
+            "mac": sealed.mac,
         }
         try:
             with self._engine.begin() as conn:
@@ -94,13 +88,9 @@ class SnapshotStore:
             ).first()
         if row is None:
             return None
-        size, digest, data, mac = int(row[0]), bytes(row[1]), bytes(row[2]), bytes(row[3])
-        if not hmac.compare_digest(mac, self._mac(size, digest, data)):
-            return None
-        state = pickle.loads(data)  # noqa: S301  (authenticated above)
-        if not isinstance(state, GroupState) or state.size != size or state.digest() != digest:
-            return None
-        return Snapshot(size, digest, state)
+        sealed = SealedState(int(row[0]), bytes(row[1]), bytes(row[2]), bytes(row[3]))
+        state = unseal(sealed, self._secret, _DOMAIN)
+        return None if state is None else Snapshot(sealed.size, sealed.digest, state)
 
     def clear(self) -> None:
         with self._engine.begin() as conn:

@@ -26,9 +26,6 @@ not verified or a state that does not match its entries.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import pickle
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from detente.errors import MalformedError, StorageError
 from detente.group.rules import apply, genesis
+from detente.group.sealed import SealedState, seal, unseal
 from detente.group.state import GroupState
 from detente.tlog.compact import CompactRange
 from detente.tlog.hashing import HASH_SIZE
@@ -118,7 +116,7 @@ _PEERS = sa.Table(
     sa.Column("note", sa.LargeBinary, nullable=False),
     sa.Column("seen_at", sa.Float, nullable=False),
 )
-_KEY_DOMAIN = b"detente node snapshot key v1\n"
+_DOMAIN = b"detente node snapshot v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +197,7 @@ class NodeStore:
 
     def __init__(self, engine: Engine, secret: bytes) -> None:
         self._engine = engine
-        self._key = hashlib.sha256(_KEY_DOMAIN + secret).digest()
+        self._secret = secret
         self._state: GroupState | None = None
         try:
             _META.create_all(engine, checkfirst=True)
@@ -398,27 +396,23 @@ class NodeStore:
 
     # -- the group state -------------------------------------------------------------------
 
-    def _mac(self, size: int, digest: bytes, data: bytes) -> bytes:
-        return hmac.new(self._key, size.to_bytes(8, "big") + digest + data, hashlib.sha256).digest()
-
     def _snapshot_row(self, state: GroupState, digest: bytes | None) -> dict[str, Any]:
-        digest = state.digest() if digest is None else digest
-        data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-        mac = self._mac(state.size, digest, data)
-        return {"id": 1, "size": state.size, "digest": digest, "data": data, "mac": mac}
+        sealed = seal(state, self._secret, _DOMAIN, digest)
+        return {
+            "id": 1,
+            "size": sealed.size,
+            "digest": sealed.digest,
+            "data": sealed.data,
+            "mac": sealed.mac,
+        }
 
     def _load_snapshot(self) -> GroupState | None:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(_SNAPSHOT)).first()
         if row is None:
             return None
-        size, digest, data = int(row.size), bytes(row.digest), bytes(row.data)
-        if not hmac.compare_digest(bytes(row.mac), self._mac(size, digest, data)):
-            return None
-        state = pickle.loads(data)  # noqa: S301  (authenticated above)
-        if not isinstance(state, GroupState) or state.size != size or state.digest() != digest:
-            return None
-        return state
+        sealed = SealedState(int(row.size), bytes(row.digest), bytes(row.data), bytes(row.mac))
+        return unseal(sealed, self._secret, _DOMAIN)
 
     def state(self) -> GroupState | None:
         """The group state after the verified entries (None before the first sync)."""

@@ -11,6 +11,13 @@ whitespace, raw UTF-8, standard padded base64, and the signatures sorted by ``ke
 relay cannot re-order them to make a second entry out of the same signed statement).
 ``Envelope.from_bytes`` refuses anything else with ``MalformedError``; a forged or missing
 signature is a ``SignatureError`` from ``verify_signature``, never a parse error.
+
+``preverify`` checks signatures ahead of time, in threads (``cryptography`` releases the GIL
+while it verifies), and remembers each one that verified in a bounded, thread-safe memo keyed
+by the public key, the keyid, the signature bytes and the SHA-256 of the whole signed message
+(``pae``). ``verify_signature`` answers from that memo when the very same key, signature and
+message verified before, so a hit is exactly as strong as verifying again; a failure is never
+remembered, and ``verify_signature`` remembers nothing itself.
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,6 +48,7 @@ __all__ = [
     "Signature",
     "key_id",
     "pae",
+    "preverify",
     "sign_envelope",
     "verify_signature",
 ]
@@ -53,6 +64,11 @@ _ENVELOPE_FIELDS = frozenset({"payload", "payloadType", "signatures"})
 _SIGNATURE_FIELDS = frozenset({"keyid", "sig"})
 _SIG_SIZE = 64
 _KEY_SIZE = 32
+#: Successful pre-verifications remembered (the oldest is forgotten first): two hub batches of
+#: the largest size (1,024), with room to spare; about 300 bytes each.
+_MEMO_SIZE = 8192
+#: Pairs per task when ``preverify`` spreads the work over an executor.
+_PREVERIFY_CHUNK = 32
 # The canonical layout, for the fast path of ``Envelope.from_bytes``: an entry that matches it
 # is read from it directly (base64 checked canonical as well); any other goes through the
 # strict parser, which says what is wrong.
@@ -227,20 +243,99 @@ def verify_signature(envelope: Envelope, public_key: bytes) -> None:
 
     ``SignatureError`` if no signature carries the key's keyid, or if the one that does fails.
     Other signatures in the envelope are not looked at: which keys must sign is the caller's
-    rule (the group state's).
+    rule (the group state's). A signature ``preverify`` found valid for this key and this
+    exact message is not verified a second time.
     """
+    _verify(envelope, public_key, remember=False)
+
+
+def preverify(
+    envelopes_with_keys: Iterable[tuple[Envelope, bytes]], executor: Executor | None = None
+) -> int:
+    """Verify each envelope's signature by its key now, so ``verify_signature`` need not.
+
+    Each success is remembered (a bounded memo, oldest forgotten first); a failure, or a key
+    that is not an Ed25519 key, is skipped and not remembered, so the later
+    ``verify_signature`` verifies it again and raises the proper error. With ``executor`` the
+    work is spread over its threads in chunks (verification runs outside the GIL); without,
+    it runs in the calling thread. Returns how many signatures verified.
+    """
+    pairs = list(envelopes_with_keys)
+    if executor is None or len(pairs) <= _PREVERIFY_CHUNK:
+        return _preverify_all(pairs)
+    chunks = [pairs[i : i + _PREVERIFY_CHUNK] for i in range(0, len(pairs), _PREVERIFY_CHUNK)]
+    return sum(executor.map(_preverify_all, chunks))
+
+
+def _preverify_all(pairs: Sequence[tuple[Envelope, bytes]]) -> int:
+    verified = 0
+    for envelope, public_key in pairs:
+        try:
+            _verify(envelope, public_key, remember=True)
+        except (SignatureError, MalformedError):
+            continue
+        verified += 1
+    return verified
+
+
+def _verify(envelope: Envelope, public_key: bytes, *, remember: bool) -> None:
     if envelope.payload_type != PAYLOAD_TYPE:  # an Envelope cannot be built otherwise
         raise MalformedError(f"payloadType must be {PAYLOAD_TYPE!r}")
     keyid, verifier = _load_key(public_key)
     for signature in envelope.signatures:
         if signature.keyid == keyid:
+            message = pae(envelope.payload_type, envelope.payload)
+            # Everything the verification depends on is in the key: the key itself (not
+            # only its keyid), the signature bytes and a collision-resistant digest of the
+            # whole message. Only successes are ever stored.
+            memo_key = (bytes(public_key), keyid, signature.sig, hashlib.sha256(message).digest())
+            if memo_key in _VERIFIED:
+                return
             try:
-                verifier.verify(signature.sig, pae(envelope.payload_type, envelope.payload))
+                verifier.verify(signature.sig, message)
             except InvalidSignature as exc:
                 raise SignatureError(f"the signature by key {keyid} does not verify") from exc
+            if remember:
+                _VERIFIED.add(memo_key)
             return
     found = ", ".join(s.keyid for s in envelope.signatures)
     raise SignatureError(f"no signature by key {keyid} (signed by {found})")
+
+
+_MemoKey = tuple[bytes, str, bytes, bytes]
+
+
+class _VerifiedMemo:
+    """A bounded set of verifications that succeeded; safe to share between threads."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise MalformedError(f"the memo holds at least 1 verification, not {size}")
+        self._size = size
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[_MemoKey, None] = OrderedDict()
+
+    def __contains__(self, key: _MemoKey) -> bool:
+        with self._lock:
+            return key in self._seen
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._seen)
+
+    def add(self, key: _MemoKey) -> None:
+        with self._lock:
+            self._seen[key] = None
+            self._seen.move_to_end(key)
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+_VERIFIED = _VerifiedMemo(_MEMO_SIZE)
 
 
 @lru_cache(maxsize=4096)

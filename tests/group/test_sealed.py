@@ -1,0 +1,39 @@
+"""A sealed state opens only with its secret and domain, and only untouched."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from detente.group.sealed import seal, unseal
+from group.world import World
+
+SECRET = b"s" * 32
+DOMAIN = b"detente test snapshot v1"
+
+
+def test_a_sealed_state_opens_to_the_same_digest() -> None:
+    state = World().state
+    opened = unseal(seal(state, SECRET, DOMAIN), SECRET, DOMAIN)
+    assert opened is not None
+    assert opened.digest() == state.digest()
+
+
+def test_wrong_secret_wrong_domain_or_any_change_does_not_open() -> None:
+    state = World().state
+    sealed = seal(state, SECRET, DOMAIN)
+    assert unseal(sealed, b"t" * 32, DOMAIN) is None
+    assert unseal(sealed, SECRET, b"detente other snapshot v1") is None
+    flipped = bytes([sealed.data[-1] ^ 1])
+    for changed in (
+        dataclasses.replace(sealed, data=sealed.data[:-1] + flipped),
+        dataclasses.replace(sealed, size=sealed.size + 1),
+        dataclasses.replace(sealed, digest=bytes(32)),
+        dataclasses.replace(sealed, mac=bytes(32)),
+    ):
+        assert unseal(changed, SECRET, DOMAIN) is None
+
+
+def test_a_well_sealed_state_whose_digest_lies_does_not_open() -> None:
+    state = World().state
+    lying = seal(state, SECRET, DOMAIN, digest=bytes(32))  # the sealer itself got it wrong
+    assert unseal(lying, SECRET, DOMAIN) is None
