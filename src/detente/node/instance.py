@@ -201,9 +201,8 @@ def _plain(value: object) -> dict[str, Any]:
 @contextlib.contextmanager
 def open_node(path: Path, *, clock: Callable[[], float] = time.time) -> Iterator[Node]:
     """Open the node in ``path`` with its store, syncer and an HTTP client to its hub."""
-    from detente.node.sync import Syncer
-
     from detente.node.store import NodeStore  # written in parallel (see the module docstring)
+    from detente.node.sync import Syncer
 
     directory = NodeDir.open(path)
     secret = directory.private_key().private_bytes_raw()
