@@ -25,7 +25,7 @@ from fastapi import FastAPI
 
 from detente.errors import ConflictError, DetenteError
 from detente.node.gossip import gossip_router
-from detente.node.misbehaviour import Finding, check_misbehaviour
+from detente.node.misbehaviour import Finding, bad_entry_proof, check_misbehaviour
 from detente.node.store import NodeStore
 from detente.node.sync import SyncReport
 from detente.serving import BackgroundServer
@@ -285,3 +285,50 @@ def test_two_nodes_shown_two_checkpoints_of_one_size(tmp_path: Path) -> None:
         # Redland's node was shown nothing it could hold against the hub (Blueland's node
         # trusts no checkpoint of this hub), so it still trusts its view.
         assert red.store.distrusted() is None
+
+
+def _strip_cosignatures(note: str, log_name: str) -> str:
+    text, _, signatures = note.rpartition("\n\n")
+    kept = [line for line in signatures.splitlines() if line.startswith(f"— {log_name} ")]
+    return text + "\n\n" + "".join(line + "\n" for line in kept)
+
+
+def test_an_accusation_stripped_of_the_witness_quorum_convicts_nobody(tmp_path: Path) -> None:
+    # The log alone can sign any tree; without the group's witness quorum a checkpoint says
+    # nothing about when the entry was logged, so a member cannot forge a conviction with it.
+    with make_world(tmp_path, with_witness=True) as world:
+        entries = list(world.honest)
+        entries[4] = forge_signature(entries[4])
+        node = world.node(REDLAND, "a")
+        world.serve("a", world.history(entries))
+        report = node.sync()
+        caught(node, report, "bad-entry", world.log_vkey)
+        proof = report.misbehaviour
+        assert proof is not None
+
+        def strip(evidence: dict[str, Any]) -> None:
+            evidence["checkpoint"] = _strip_cosignatures(evidence["checkpoint"], ORIGIN)
+
+        with pytest.raises(DetenteError, match="needed 1, found 0"):
+            check_misbehaviour(altered(proof.proof, strip), world.log_vkey)
+
+
+def test_the_accusers_clock_cannot_make_an_honest_entry_future_dated(tmp_path: Path) -> None:
+    # A group without witnesses: entry 3 is honest; an accuser writes judged_at in 2000 so
+    # that every entry looks issued "in the future". The checker ignores the accuser's clock.
+    with make_world(tmp_path) as world:
+        history = world.history(world.honest)
+        entries = world.honest[:4]
+        tree = history.store
+        size = len(world.honest)
+        forged = bad_entry_proof(
+            entries,
+            history.checkpoint(),
+            tree.consistency_proof(len(entries), size),
+            judged_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+            description="entry 3 is future-dated (it is not)",
+            created=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+            hub=world.url("a"),
+        )
+        with pytest.raises(DetenteError, match="applies under the group rules"):
+            check_misbehaviour(forged, world.log_vkey)

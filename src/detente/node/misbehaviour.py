@@ -22,9 +22,12 @@ Kinds and their evidence (hashes and entries are base64):
 ``bad-entry``
     ``entries`` (entries 0..i of the log), ``checkpoint`` (a note the log signed of size N >
     i) and ``proof`` (the consistency proof from i + 1 to N; empty when N = i + 1), and
-    ``judged_at``. The entries are the log's first i + 1 leaves; 0..i-1 apply under the
-    group rules, entry i does not (forged signature, broken author chain, broken rule): the
-    hub logged a statement it must have refused.
+    ``judged_at`` (the node's own time: a record only). The entries are the log's first
+    i + 1 leaves; 0..i-1 apply under the group rules, entry i does not (forged signature,
+    broken author chain, broken rule): the hub logged a statement it must have refused. The
+    checkpoint must carry the group's witness quorum; entry i is judged at its latest
+    witnessed time, or, in a group without witnesses, at the end of time (so that only rules
+    independent of time can convict: the accuser's clock is no evidence).
 ``bad-answer``
     ``data``: what the hub served that failed a check but carries no signature of the log
     (a tile that does not hash to the root, bytes that are not the entry the tiles commit
@@ -258,6 +261,9 @@ def _check_split(
     )
 
 
+_END_OF_TIME = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
 def _check_bad_entry(
     state: GroupState, log: Verifier, evidence: Mapping[str, Any], genesis_entry: bytes
 ) -> str:
@@ -267,7 +273,15 @@ def _check_bad_entry(
     if len(entries) < 2:
         raise VerificationError("a founded group's genesis applies: no bad entry shown")
     witnesses = [parse_vkey(w.vkey) for w in state.witnesses]
-    signed = open_checkpoint(_note(evidence, "checkpoint"), log, witnesses, origin=state.log_origin)
+    # The group's own witness quorum: a checkpoint stripped of its cosignatures (which the log
+    # alone could have signed for any tree) proves nothing about when the entry was logged.
+    signed = open_checkpoint(
+        _note(evidence, "checkpoint"),
+        log,
+        witnesses,
+        quorum=state.witness_quorum,
+        origin=state.log_origin,
+    )
     cp = signed.checkpoint
     proof = _hashes(evidence, "proof")
     tree = CompactRange()
@@ -290,8 +304,10 @@ def _check_bad_entry(
         at = dt.datetime.fromtimestamp(max(times), dt.UTC)
         when = "the latest witness cosignature"
     else:
-        at = _time(evidence.get("judged_at"), "judged_at")
-        when = "the time the node judged it (no witness time in the checkpoint)"
+        # No witnessed time (a group without witnesses): the accuser's clock is no evidence,
+        # so judge at the end of time, where only rules that do not depend on time can fail.
+        at = _END_OF_TIME
+        when = "no witnessed time, so only rules independent of time"
     for index, entry in enumerate(entries[1:-1], 1):
         try:
             state = apply(state, entry, at=_REPLAY_AT)
