@@ -111,6 +111,8 @@ class DishonestHub:
         self.views = views
         #: (view, index): flip a byte of that entry in the bundles served (not in the tiles).
         self.flip_in_bundle: set[tuple[str, int]] = set()
+        #: views whose entry bundles are served cut short (garbled, not forged).
+        self.truncate_bundles: set[str] = set()
         self.app = self._build()
 
     def _history(self, name: str) -> History:
@@ -140,6 +142,8 @@ class DishonestHub:
                 raise HTTPException(404, str(exc)) from exc
             if tile_id.level == ENTRIES_LEVEL:
                 data = self._tamper(name, tile_id, data)
+                if name in self.truncate_bundles:
+                    data = data[: len(data) // 2]
             return Response(data, media_type="application/octet-stream")
 
         @app.post("/view/{name}/v1/auth/challenge")

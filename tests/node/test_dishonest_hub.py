@@ -23,7 +23,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from detente.errors import ConflictError, DetenteError
+from detente.errors import ConflictError, DetenteError, MalformedError
 from detente.node.gossip import gossip_router
 from detente.node.misbehaviour import Finding, bad_entry_proof, check_misbehaviour
 from detente.node.store import NodeStore
@@ -332,3 +332,20 @@ def test_the_accusers_clock_cannot_make_an_honest_entry_future_dated(tmp_path: P
         )
         with pytest.raises(DetenteError, match="applies under the group rules"):
             check_misbehaviour(forged, world.log_vkey)
+
+
+def test_a_garbled_answer_fails_the_sync_but_accuses_nobody(tmp_path: Path) -> None:
+    # A bundle cut short does not parse: that is malformed, not forged. The sync fails with
+    # the parse error and stores nothing, and the node keeps trusting the hub (a broken proxy
+    # or disk must not turn into an accusation no third party could check).
+    with make_world(tmp_path) as world:
+        world.serve("a", world.history(world.honest))
+        world.double.truncate_bundles.add("a")
+        node = world.node(BLUELAND, "a")
+        with pytest.raises(MalformedError):
+            node.sync()
+        assert node.store.distrusted() is None
+        assert node.store.size() == 0
+        world.double.truncate_bundles.clear()
+        assert node.sync().misbehaviour is None
+        assert node.store.size() == len(world.honest)

@@ -368,37 +368,38 @@ class Syncer:
         """Fetch, check and apply ``[start, cp.size)``; ``state`` is after ``start`` entries
         (after the genesis when ``start`` is 0: ``genesis_entry`` founded it)."""
         entries: list[bytes] = []
-        try:
-            for first, bundle in self._bundles(start, cp.size, cp.origin):
-                for offset, entry in enumerate(bundle):
-                    index = first + offset
-                    expected = leaves[index - start]
-                    if leaf_hash(entry) != expected:
-                        raise self._bad_answer(
-                            f"the bytes the hub serves as entry {index} are not the entry its "
-                            f"tiles commit to",
-                            {
-                                "index": index,
-                                "entry": entry,
-                                "leaf_hash": expected,
-                                "checkpoint": note,
-                            },
-                            genesis_entry,
-                        )
-                    entries.append(entry)
-                    if index:
-                        state = apply(state, entry, at=at)
-                    elif entry != genesis_entry:
+        # Only a rule refusal of an entry the tiles commit to convicts the log; an error in
+        # fetching or parsing what the hub serves propagates as it is (the sync fails, and
+        # nothing is stored, but nobody is accused on evidence that proves nothing).
+        for first, bundle in self._bundles(start, cp.size, cp.origin):
+            for offset, entry in enumerate(bundle):
+                index = first + offset
+                expected = leaves[index - start]
+                if leaf_hash(entry) != expected:
+                    raise self._bad_answer(
+                        f"the bytes the hub serves as entry {index} are not the entry its "
+                        f"tiles commit to",
+                        {
+                            "index": index,
+                            "entry": entry,
+                            "leaf_hash": expected,
+                            "checkpoint": note,
+                        },
+                        genesis_entry,
+                    )
+                entries.append(entry)
+                if not index:
+                    if entry != genesis_entry:
                         raise self._bad_answer(
                             "the hub served two different entries 0",
                             {"entry": entry, "other": genesis_entry, "checkpoint": note},
                             genesis_entry,
                         )
-        except (SplitViewError, _Caught):
-            raise
-        except DetenteError as exc:
-            bad = start + len(entries) - 1
-            raise self._bad_entry(bad, entries, leaves, start, cp, note, at, exc) from exc
+                    continue
+                try:
+                    state = apply(state, entry, at=at)
+                except DetenteError as exc:
+                    raise self._bad_entry(index, entries, leaves, start, cp, note, at, exc) from exc
         return entries, state
 
     def _check_receipts(
