@@ -23,6 +23,11 @@ from detente.node.blobs import BlobClient, open_blob, seal_file
 from hub.blobhub import TOKEN, running_blob_hub
 
 
+def _peak() -> float:
+    """The process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(mib: int, root: Path) -> dict[str, float]:
     size = mib * 1024 * 1024
     identity = Identity.generate()
@@ -38,13 +43,16 @@ def main(mib: int, root: Path) -> dict[str, float]:
         t = time.perf_counter()
         sealed = seal_file(plain, root / "sealed.age", [identity.recipient])
         times["encrypt_s"] = time.perf_counter() - t
+        times["rss_after_encrypt_mib"] = _peak()
         t = time.perf_counter()
         client.upload(root / "sealed.age", sealed.ref)
         times["upload_s"] = time.perf_counter() - t
+        times["rss_after_upload_mib"] = _peak()
         (root / "sealed.age").unlink()
         t = time.perf_counter()
         client.download(sealed.ref, root / "fetched.age")
         times["download_s"] = time.perf_counter() - t
+        times["rss_after_download_mib"] = _peak()
         for stored in hub.stored():
             stored.unlink()
     t = time.perf_counter()
@@ -58,7 +66,7 @@ def main(mib: int, root: Path) -> dict[str, float]:
     if digest.digest() != sealed.plaintext_sha256 or sealed.plaintext_size != size:
         raise SystemExit("the round trip changed the plaintext")
     (root / "opened.bin").unlink()
-    times["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    times["peak_rss_mib"] = _peak()
     return times
 
 

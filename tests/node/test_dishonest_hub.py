@@ -24,6 +24,7 @@ import pytest
 from fastapi import FastAPI
 
 from detente.errors import ConflictError, DetenteError, MalformedError
+from detente.node.config import NodeDir
 from detente.node.gossip import gossip_router
 from detente.node.misbehaviour import Finding, bad_entry_proof, check_misbehaviour
 from detente.node.store import NodeStore
@@ -349,3 +350,18 @@ def test_a_garbled_answer_fails_the_sync_but_accuses_nobody(tmp_path: Path) -> N
         world.double.truncate_bundles.clear()
         assert node.sync().misbehaviour is None
         assert node.store.size() == len(world.honest)
+
+
+def test_a_look_alike_group_naming_this_party_with_another_key_is_refused(
+    tmp_path: Path,
+) -> None:
+    # The node did not pin the log key; the hub serves a group whose genesis lists
+    # "blueland" with the scenario's key, but this node holds another blueland key.
+    with make_world(tmp_path) as world:
+        world.serve("a", world.history(world.honest))
+        directory = NodeDir.create(tmp_path / "impostor-target", BLUELAND, world.url("a"), None)
+        node = world.stack.enter_context(open_test_node(directory))
+        with pytest.raises(ConflictError, match="not your group"):
+            node.sync()
+        assert node.store.size() == 0
+        assert node.store.state() is None

@@ -181,6 +181,20 @@ class Syncer:
 
     # -- the steps -------------------------------------------------------------------------
 
+    def _check_founding_key(self, state: GroupState) -> None:
+        """On first contact: a genesis that lists this node's party must list its key.
+
+        Without a pinned log key the node takes the group's genesis from the hub; a hub that
+        founded a look-alike group naming this party with a key the hub holds is refused here
+        (it is not this party's group, whatever else it says).
+        """
+        me = state.parties.get(self.node_dir.config.party)
+        if me is not None and me.keys[0].key != self.node_dir.public_key():
+            raise ConflictError(
+                f"the group this hub serves lists {me.id} with another signing key than this "
+                f"node's: it is not your group (or this is not your key); nothing was stored"
+            )
+
     def _sync(self, start_size: int, started: float) -> SyncReport:
         point = self.store.sync_point()
         note = self._get(f"{self._hub}/log/checkpoint", _MAX_CHECKPOINT)
@@ -190,6 +204,7 @@ class Syncer:
         if state is None:
             genesis_entry = self._entry_zero(origin)
             state = self._found(genesis_entry, note)
+            self._check_founding_key(state)
         log_vkey = state.log_vkey
         pinned = point.log_vkey or self.node_dir.config.log_vkey
         if pinned is not None and pinned != log_vkey:
