@@ -32,8 +32,12 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(VENV)/bin/pytest
 
+# Each benchmark prints its figures as ratios against a baseline measured in the same run.
 bench: $(STAMP)
 	$(PY) bench/tlog_bench.py
+	$(PY) bench/hub_bench.py
+	$(PY) bench/node_bench.py
+	$(PY) bench/blob_bench.py
 
 clean:
 	rm -rf $(VENV) $(RUN_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -33,7 +33,9 @@ def reserve(host: str = LOOPBACK, port: int = 0) -> socket.socket:
     Services that must know each other's addresses before they start (a hub URL written into
     a node's settings, a witness URL into a genesis) reserve their sockets first.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns TCP_NODELAY on only for sockets that say so,
+    # and without it every chunk of a streamed upload waits for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from detente import __version__
+from detente.cli._blob import blob_app, export_identity_cmd
 from detente.cli._common import console, reported
 from detente.cli._demo import demo_cmd
 from detente.cli._export import export_cmd
@@ -50,6 +51,8 @@ app.command("demo")(demo_cmd)
 app.command("export")(export_cmd)
 app.command("verify-misbehaviour")(verify_misbehaviour_cmd)
 app.add_typer(node_app, name="node")
+node_app.command("export-identity")(export_identity_cmd)
+app.add_typer(blob_app, name="blob")
 app.add_typer(say_app, name="say")
 app.add_typer(show_app, name="show")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import threading
 import time
@@ -13,20 +14,18 @@ import typer
 from rich.table import Table
 
 from detente.cli._common import console, err_console, fail, reported
+from detente.crypto.age import IDENTITY_FILE, Identity, save_identity
 from detente.crypto.keyfile import read_secret
 from detente.node.config import NodeDir
 from detente.statements.kinds import Body, Pap, PartyKeys, Tlp
 
-__all__ = ["PLACEHOLDER_AGE_RECIPIENT", "NodeOption", "node_app", "speak"]
+__all__ = ["NodeOption", "node_app", "speak"]
 
 node_app = typer.Typer(
     help="Your party's node: keys, sync with the hub, local API.", no_args_is_help=True
 )
 
 NodeOption = Annotated[Path, typer.Option("--node", help="The node's data directory.")]
-#: TODO(issue 5): a real age X25519 identity per node (pyrage is not installed yet); until
-#: then every node announces this syntactically valid placeholder recipient.
-PLACEHOLDER_AGE_RECIPIENT = "age1" + "q" * 58
 
 
 def speak(node: Path, kind: str, body: Body, tlp: Tlp, pap: Pap | None, dry_run: bool) -> None:
@@ -80,23 +79,24 @@ def init(
         directory = NodeDir.create(
             node, party, hub, text, log_vkey=log_vkey, peers=tuple(peer or ()), api_port=api_port
         )
+        identity = Identity.generate()
+        save_identity(node / IDENTITY_FILE, identity, dt.datetime.now(dt.UTC))
         keys = PartyKeys(
             id=party,
             name=name or party.replace("-", " ").title(),
             signing_key=directory.public_key(),
-            encryption_key=PLACEHOLDER_AGE_RECIPIENT,
+            encryption_key=str(identity.recipient),
         )
         (node / "party.json").write_text(keys.model_dump_json(indent=2), encoding="utf-8")
         table = Table(title=f"node of {party}", show_header=False)
         table.add_row("directory", str(node))
         table.add_row("hub", directory.config.hub_url)
         table.add_row("signing key", base64.b64encode(directory.public_key()).decode())
-        table.add_row("encryption key", f"{PLACEHOLDER_AGE_RECIPIENT} [yellow](placeholder)[/]")
+        table.add_row(
+            "encryption key", f"{identity.recipient} (age X25519; secret in {IDENTITY_FILE})"
+        )
         table.add_row("identity file", str(node / "party.json"))
         console.print(table)
-        err_console.print(
-            "[yellow]note:[/] the encryption key is a placeholder until encryption keys arrive"
-        )
 
 
 @node_app.command("sync")

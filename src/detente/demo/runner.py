@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyrage
-
-from detente.crypto.keyfile import write_secret
+from detente.crypto.age import IDENTITY_FILE, Identity, save_identity
 from detente.demo import scenario
 from detente.hub.app import create_hub_app
 from detente.hub.config import HubDir
@@ -38,7 +36,6 @@ __all__ = ["Demo", "DemoStep", "start_demo"]
 
 ORIGIN = "detente.localhost/blue-red-wg"
 WITNESS_NAME = "witness.detente.localhost/w1"
-AGE_KEY_FILE = "age.key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +72,11 @@ def _now(clock: Callable[[], float]) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(clock()), dt.UTC)
 
 
-def _age_recipient(node_dir: Path) -> str:
+def _age_recipient(node_dir: Path, created: dt.datetime) -> str:
     """A real age X25519 identity for the node (kept 0600); its recipient goes in genesis."""
-    identity = pyrage.x25519.Identity.generate()
-    write_secret(node_dir / AGE_KEY_FILE, str(identity))
-    return str(identity.to_public())
+    identity = Identity.generate()
+    save_identity(node_dir / IDENTITY_FILE, identity, created)
+    return str(identity.recipient)
 
 
 @contextlib.contextmanager
@@ -118,7 +115,7 @@ def start_demo(
                     id=party,
                     name=party.capitalize(),
                     signing_key=node_dir.public_key(),
-                    encryption_key=_age_recipient(root / party),
+                    encryption_key=_age_recipient(root / party, _now(clock)),
                 )
             )
             keys.append(node_dir.private_key())
