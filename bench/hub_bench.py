@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import socket
 import statistics
 import tempfile
 import time
@@ -154,6 +155,17 @@ def pg_url(base: str) -> Iterator[str]:
         admin.dispose()
 
 
+def _listening_socket() -> socket.socket:
+    """A loopback socket for a ``BackgroundServer``, made as uvicorn makes its own (``detente
+    hub serve``): with the TCP protocol number, so asyncio turns on TCP_NODELAY for every
+    connection. One made with protocol 0 does not get it, and then every response of more
+    than one segment waits out the client's delayed ACK (~40 ms), which is not the hub's."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @contextlib.contextmanager
 def running_hub(work: Path, database: str | None) -> Iterator[tuple[str, Authors]]:
     hub_dir = HubDir.create(work / "hub", ORIGIN, database)
@@ -162,13 +174,16 @@ def running_hub(work: Path, database: str | None) -> Iterator[tuple[str, Authors
     witness_config.add_log(witness_dir, hub_dir.log.vkey)
     authors = Authors(dt.datetime.fromtimestamp(int(time.time()) - 600, dt.UTC))
     app = witness_app_from_dir(witness_dir, lambda: int(time.time()))
-    with BackgroundServer(app) as witness:
+    with BackgroundServer(app, sock=_listening_socket()) as witness:
         found(
             hub_dir,
             authors.genesis(hub_dir.log.vkey, WitnessKey(vkey=witness_vkey, url=witness.url)),
         )
-        with open_hub(HubDir.open(work / "hub")) as hub, BackgroundServer(create_hub_app(hub)) as s:
-            yield s.url, authors
+        with (
+            open_hub(HubDir.open(work / "hub")) as hub,
+            BackgroundServer(create_hub_app(hub), sock=_listening_socket()) as server,
+        ):
+            yield server.url, authors
 
 
 def _post(http: httpx.Client, entry: bytes, wait: bool = False) -> httpx.Response:

@@ -48,10 +48,10 @@ from detente.errors import (
 )
 from detente.hub import views
 from detente.hub.auth import Grant
-from detente.hub.instance import Hub
+from detente.hub.instance import Hub, tuned_gc
 from detente.hub.service import BatchRefusedError
 from detente.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers, status_for
-from detente.statements.envelope import MAX_ENTRY_SIZE, PAYLOAD_TYPE
+from detente.statements.envelope import MAX_ENTRY_SIZE, PAYLOAD_TYPE, split_canonical_array
 from detente.tlog.server import create_log_app
 
 __all__ = [
@@ -157,15 +157,32 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _batch_entries(body: bytes, limit: int) -> list[bytes]:
-    """The canonical bytes of each envelope of a batch (the envelope parser checks them)."""
+    """The canonical bytes of each envelope of a batch (the envelope parser checks them).
+
+    A batch of envelopes in their canonical layout, without whitespace (what clients send),
+    is split as it is; any other body is decoded and each element re-encoded canonically:
+    the same list either way.
+    """
+    entries = split_canonical_array(body)
+    if entries is None:
+        return _reencoded_entries(body, limit)
+    _check_count(len(entries), limit)
+    return entries
+
+
+def _check_count(count: int, limit: int) -> None:
+    if count > limit:
+        raise TooLargeError(f"the batch has {count} statements, more than {limit}")
+
+
+def _reencoded_entries(body: bytes, limit: int) -> list[bytes]:
     try:
         items = json.loads(body, object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError) as exc:
         raise MalformedError(f"the batch is not valid JSON: {exc}") from exc
     if not isinstance(items, list) or not items:
         raise MalformedError("a batch is a non-empty JSON array of envelopes")
-    if len(items) > limit:
-        raise TooLargeError(f"the batch has {len(items)} statements, more than {limit}")
+    _check_count(len(items), limit)
     entries = []
     for position, item in enumerate(items):
         if not isinstance(item, dict):
@@ -234,14 +251,19 @@ WaitQuery = Annotated[
 
 
 def create_hub_app(hub: Hub) -> FastAPI:
-    """The hub's FastAPI app; its shutdown commits what is queued and stores a snapshot."""
+    """The hub's FastAPI app; its shutdown commits what is queued and stores a snapshot.
+
+    While it runs, the garbage collector is tuned for the group state
+    (:func:`detente.hub.instance.tuned_gc`).
+    """
     service = hub.service
     settings = hub.directory.settings
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await service.close()
+        with tuned_gc():
+            yield
+            await service.close()
 
     app = FastAPI(
         title="Detente hub",

@@ -14,6 +14,15 @@ before applying anything, and the failed requests answer :class:`StorageError` (
 
 A snapshot of the state is stored every ``snapshot_every`` entries and on :meth:`close`, so a
 restart replays only what came after it.
+
+Signatures are checked ahead, in a small thread pool (``verify_workers`` threads; Ed25519
+verification runs outside the GIL, so they run in parallel): as a request arrives, every
+signature of its entries by a party's current key is pre-verified in chunks
+(``detente.statements.envelope.preverify``); under the lock the request waits for that with
+the event loop free, and ``apply`` then finds the signatures verified. (Applying while the
+pool verifies is slower: the pool's threads then wait for the GIL after every signature.)
+This changes no outcome: an entry that does not parse, an unknown key or a signature that
+fails is simply not pre-verified, and ``apply`` verifies it itself and refuses it as before.
 """
 
 from __future__ import annotations
@@ -22,15 +31,19 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from pyrsistent.typing import PMap
 
 from detente.errors import DetenteError, NotFoundError, StorageError, TooLargeError
 from detente.group.rules import apply
-from detente.group.state import GroupState
+from detente.group.state import GroupState, Party
 from detente.hub.replay import replay
 from detente.hub.snapshot import SnapshotStore
-from detente.statements.envelope import MAX_ENTRY_SIZE
+from detente.statements.envelope import MAX_ENTRY_SIZE, Envelope, preverify
 from detente.tlog.receipt import Receipt
 from detente.tlog.sequencer import Sequencer
 from detente.tlog.storage import LogStore
@@ -39,6 +52,9 @@ __all__ = ["BatchRefusedError", "HubService", "load_state"]
 
 _log = logging.getLogger(__name__)
 _POLL = 0.02
+#: Entries per pre-verification task: enough that the pool's overhead is small beside the
+#: signature checks, few enough that every thread gets a share of a batch.
+_VERIFY_CHUNK = 32
 
 
 class BatchRefusedError(DetenteError):
@@ -79,6 +95,7 @@ class HubService:
         snapshots: SnapshotStore | None = None,
         clock: Callable[[], float] = time.time,
         snapshot_every: int = 10_000,
+        verify_workers: int | None = None,
     ) -> None:
         self._sequencer = sequencer
         self._store = sequencer.store
@@ -90,6 +107,13 @@ class HubService:
         self._saving: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._last: asyncio.Future[int] | None = None
+        # None: as many threads as cores, at most 4, and none on one core (where they cannot
+        # run beside anything); 0: no pre-verification.
+        cores = os.cpu_count() or 1
+        default = min(4, cores) if cores > 1 else 0
+        self._verify_workers = default if verify_workers is None else verify_workers
+        self._verifier: ThreadPoolExecutor | None = None
+        self._keys: tuple[PMap[str, Party], dict[str, bytes]] | None = None
 
     @property
     def state(self) -> GroupState:
@@ -113,31 +137,42 @@ class HubService:
         SignatureError, TooLargeError), wrapped in BatchRefusedError with the position when
         ``batch``. StorageError when the log could not commit them.
         """
-        async with self._lock:
-            if self._failed():
-                self._state = await asyncio.to_thread(load_state, self._store, self._snapshots)
-                self._last = None
-            at = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
-            state = self._state
-            for position, entry in enumerate(entries):
-                try:
-                    if len(entry) > MAX_ENTRY_SIZE:
-                        raise TooLargeError(
-                            f"a statement has {len(entry)} bytes, more than {MAX_ENTRY_SIZE}"
-                        )
-                    state = apply(state, entry, at=at)
-                except DetenteError as exc:
-                    if batch:
-                        raise BatchRefusedError(position, exc) from exc
-                    raise
-            futures = [self._sequencer.submit(entry) for entry in entries]
-            self._state = state
-            if futures:
-                # Only the state after the whole request is kept for a snapshot: holding one
-                # state per entry until it commits makes the garbage collector walk hundreds
-                # of versions of the state's large persistent maps.
-                futures[-1].add_done_callback(functools.partial(self._committed, state))
-                self._last = futures[-1]
+        checks = self._preverify(entries)
+        try:
+            # The lock is the first await: requests are applied in the order they were made
+            # (asyncio.Lock is first come, first served). Their signatures are checked in the
+            # pool meanwhile, so a request waiting for the lock is usually verified already.
+            async with self._lock:
+                if checks:  # done, failed or cancelled alike: apply verifies the rest itself
+                    await asyncio.wait([asyncio.wrap_future(check) for check in checks])
+                if self._failed():
+                    self._state = await asyncio.to_thread(load_state, self._store, self._snapshots)
+                    self._last = None
+                # From here to queueing there is no await: nothing else runs in between.
+                at = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+                state = self._state
+                for position, entry in enumerate(entries):
+                    try:
+                        if len(entry) > MAX_ENTRY_SIZE:
+                            raise TooLargeError(
+                                f"a statement has {len(entry)} bytes, more than {MAX_ENTRY_SIZE}"
+                            )
+                        state = apply(state, entry, at=at)
+                    except DetenteError as exc:
+                        if batch:
+                            raise BatchRefusedError(position, exc) from exc
+                        raise
+                futures = [self._sequencer.submit(entry) for entry in entries]
+                self._state = state
+                if futures:
+                    # Only the state after the whole request is kept for a snapshot: holding
+                    # one state per entry until it commits makes the garbage collector walk
+                    # hundreds of versions of the state's large persistent maps.
+                    futures[-1].add_done_callback(functools.partial(self._committed, state))
+                    self._last = futures[-1]
+        finally:
+            for check in checks:  # a request cancelled while waiting needs none of them
+                check.cancel()
         try:
             # Shielded: a client that goes away must not cancel what is already queued.
             return list(await asyncio.shield(asyncio.gather(*futures)))
@@ -145,6 +180,32 @@ class HubService:
             raise
         except Exception as exc:
             raise StorageError(f"the log could not commit the statements: {exc}") from exc
+
+    def _preverify(self, entries: Sequence[bytes]) -> list[Future[int]]:
+        """Start pre-verifying ``entries`` by the current keys, one task per chunk."""
+        if self._verify_workers < 1 or not entries:
+            return []
+        if self._verifier is None:
+            self._verifier = ThreadPoolExecutor(
+                self._verify_workers, thread_name_prefix="detente-verify"
+            )
+        keys = self._current_keys()
+        return [
+            self._verifier.submit(_preverify_entries, entries[i : i + _VERIFY_CHUNK], keys)
+            for i in range(0, len(entries), _VERIFY_CHUNK)
+        ]
+
+    def _current_keys(self) -> dict[str, bytes]:
+        """Each speaking party's current signing key by keyid (rebuilt when parties change)."""
+        parties = self._state.parties
+        if self._keys is None or self._keys[0] is not parties:
+            current = {
+                party.keys[-1].key_id: party.signing_key
+                for party in parties.values()
+                if not party.left
+            }
+            self._keys = (parties, current)
+        return self._keys[1]
 
     def _failed(self) -> bool:
         last = self._last
@@ -214,6 +275,9 @@ class HubService:
     async def close(self) -> None:
         """Commit what is queued and store a snapshot of the state if it is all durable."""
         await self._sequencer.flush()
+        if self._verifier is not None:
+            self._verifier.shutdown(wait=False, cancel_futures=True)
+            self._verifier = None
         async with self._lock:
             if self._saving is not None:
                 await self._saving
@@ -222,3 +286,18 @@ class HubService:
             log_state = self._store.state()
             if log_state is not None and log_state.size == self._state.size:
                 await asyncio.to_thread(self._snapshots.save, self._state)
+
+
+def _preverify_entries(entries: Sequence[bytes], keys: Mapping[str, bytes]) -> int:
+    """Pre-verify every signature in ``entries`` by a key of ``keys`` (in a pool thread).
+
+    An entry that does not parse is skipped: ``apply`` parses it again and refuses it.
+    """
+    pairs: list[tuple[Envelope, bytes]] = []
+    for entry in entries:
+        try:
+            envelope = Envelope.from_bytes(entry)
+        except DetenteError:
+            continue
+        pairs.extend((envelope, keys[s.keyid]) for s in envelope.signatures if s.keyid in keys)
+    return preverify(pairs)

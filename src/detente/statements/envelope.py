@@ -50,6 +50,7 @@ __all__ = [
     "pae",
     "preverify",
     "sign_envelope",
+    "split_canonical_array",
     "verify_signature",
 ]
 
@@ -225,6 +226,32 @@ class Envelope:
             f'{{"payload":"{_b64(self.payload)}","payloadType":"{self.payload_type}",'
             f'"signatures":[{signatures}]}}'
         )
+
+
+def split_canonical_array(data: bytes) -> list[bytes] | None:
+    """The elements of ``data`` if it is a JSON array of envelopes in the canonical layout,
+    written without whitespace (``[e1,e2,...]``, at least one); else None.
+
+    Each element is returned as its exact bytes, which are what the canonical JSON encoder
+    writes for it: a caller that would decode the array and re-encode every element gets
+    the same list, without the work. Nothing is checked beyond the layout (the base64 is
+    checked by ``Envelope.from_bytes``); None says only "take the general path".
+    """
+    if data[:1] != b"[" or data[-1:] != b"]":
+        return None
+    elements = []
+    position, end = 1, len(data) - 1
+    while True:
+        match = _CANONICAL.match(data, position, end)
+        if match is None:
+            return None
+        elements.append(match[0])
+        position = match.end()
+        if position == end:
+            return elements
+        if data[position : position + 1] != b",":
+            return None
+        position += 1
 
 
 def sign_envelope(payload: bytes, keys: Sequence[Ed25519PrivateKey]) -> Envelope:
