@@ -48,6 +48,7 @@ from detente.errors import (
 )
 from detente.hub import views
 from detente.hub.auth import Grant
+from detente.hub.blobs import create_blob_router
 from detente.hub.instance import Hub, tuned_gc
 from detente.hub.service import BatchRefusedError
 from detente.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers, status_for
@@ -279,6 +280,8 @@ def create_hub_app(hub: Hub) -> FastAPI:
         "/log", create_log_app(hub.store, authorize_entries=lambda request: _grant(hub, request))
     )
     app.state.hub = hub
+    # Encrypted evidence blobs: ciphertext only, members only.
+    app.include_router(create_blob_router(hub.directory.path, lambda request: _grant(hub, request)))
 
     async def receipts(indices: list[int], wait: str | None) -> dict[str, Any] | None:
         if wait is None:
