@@ -24,6 +24,7 @@ from detente.group.views import (
     overdue,
     parties,
     ping_answers,
+    signing_keys,
 )
 
 __all__ = [
@@ -49,4 +50,5 @@ __all__ = [
     "parties",
     "ping_answers",
     "search_norms",
+    "signing_keys",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "overdue",
     "parties",
     "ping_answers",
+    "signing_keys",
 ]
 
 
@@ -89,6 +90,11 @@ class PingAnswer:
     @property
     def in_time(self) -> bool:
         return self.acked_at is not None and self.acked_at <= self.reply_by
+
+
+def signing_keys(state: GroupState) -> dict[str, bytes]:
+    """The current signing key of every party that may speak, by keyid."""
+    return {p.keys[-1].key_id: p.signing_key for p in state.parties.values() if not p.left}
 
 
 def parties(state: GroupState, *, include_left: bool = False) -> tuple[Party, ...]:

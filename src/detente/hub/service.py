@@ -33,7 +33,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from pyrsistent.typing import PMap
@@ -41,9 +41,10 @@ from pyrsistent.typing import PMap
 from detente.errors import DetenteError, NotFoundError, StorageError, TooLargeError
 from detente.group.rules import apply
 from detente.group.state import GroupState, Party
+from detente.group.views import signing_keys
 from detente.hub.replay import replay
 from detente.hub.snapshot import SnapshotStore
-from detente.statements.envelope import MAX_ENTRY_SIZE, Envelope, preverify
+from detente.statements.envelope import MAX_ENTRY_SIZE, preverify_entries
 from detente.tlog.receipt import Receipt
 from detente.tlog.sequencer import Sequencer
 from detente.tlog.storage import LogStore
@@ -191,7 +192,7 @@ class HubService:
             )
         keys = self._current_keys()
         return [
-            self._verifier.submit(_preverify_entries, entries[i : i + _VERIFY_CHUNK], keys)
+            self._verifier.submit(preverify_entries, entries[i : i + _VERIFY_CHUNK], keys)
             for i in range(0, len(entries), _VERIFY_CHUNK)
         ]
 
@@ -199,12 +200,7 @@ class HubService:
         """Each speaking party's current signing key by keyid (rebuilt when parties change)."""
         parties = self._state.parties
         if self._keys is None or self._keys[0] is not parties:
-            current = {
-                party.keys[-1].key_id: party.signing_key
-                for party in parties.values()
-                if not party.left
-            }
-            self._keys = (parties, current)
+            self._keys = (parties, signing_keys(self._state))
         return self._keys[1]
 
     def _failed(self) -> bool:
@@ -286,18 +282,3 @@ class HubService:
             log_state = self._store.state()
             if log_state is not None and log_state.size == self._state.size:
                 await asyncio.to_thread(self._snapshots.save, self._state)
-
-
-def _preverify_entries(entries: Sequence[bytes], keys: Mapping[str, bytes]) -> int:
-    """Pre-verify every signature in ``entries`` by a key of ``keys`` (in a pool thread).
-
-    An entry that does not parse is skipped: ``apply`` parses it again and refuses it.
-    """
-    pairs: list[tuple[Envelope, bytes]] = []
-    for entry in entries:
-        try:
-            envelope = Envelope.from_bytes(entry)
-        except DetenteError:
-            continue
-        pairs.extend((envelope, keys[s.keyid]) for s in envelope.signatures if s.keyid in keys)
-    return preverify(pairs)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -61,12 +62,14 @@ from detente.errors import (
 )
 from detente.group.rules import apply, genesis
 from detente.group.state import GroupState
+from detente.group.views import signing_keys
 from detente.hub.auth import auth_message
 from detente.node import misbehaviour as proofs
 from detente.node._tree import LocalTree
 from detente.node.config import NodeDir
 from detente.node.gossip import fetch_peer_checkpoint
 from detente.node.store import Misbehaviour, NodeStore, SyncPoint, TrustedCheckpoint
+from detente.statements.envelope import preverify_entries
 from detente.statements.payload import entry_hash
 from detente.tlog.checkpoint import Checkpoint, SignedCheckpoint
 from detente.tlog.client import LogClient
@@ -151,6 +154,14 @@ class Syncer:
         self._key = node_dir.private_key()
         self._token: str | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="detente-node-state")
+        # Signatures of each fetched bundle are verified ahead on every core (cryptography
+        # releases the GIL); apply() then finds them in the verification memo.
+        cores = os.cpu_count() or 1
+        self._verifiers = (
+            ThreadPoolExecutor(min(cores, 4), thread_name_prefix="detente-node-verify")
+            if cores > 1
+            else None
+        )
 
     # -- public ----------------------------------------------------------------------------
 
@@ -387,6 +398,8 @@ class Syncer:
         # fetching or parsing what the hub serves propagates as it is (the sync fails, and
         # nothing is stored, but nobody is accused on evidence that proves nothing).
         for first, bundle in self._bundles(start, cp.size, cp.origin):
+            if self._verifiers is not None:
+                preverify_entries(bundle, signing_keys(state), self._verifiers)
             for offset, entry in enumerate(bundle):
                 index = first + offset
                 expected = leaves[index - start]

@@ -28,7 +28,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,7 +37,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from detente.errors import MalformedError, SignatureError, TooLargeError
+from detente.errors import DetenteError, MalformedError, SignatureError, TooLargeError
 from detente.statements._canonical import check_fields, load_json
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "key_id",
     "pae",
     "preverify",
+    "preverify_entries",
     "sign_envelope",
     "split_canonical_array",
     "verify_signature",
@@ -292,6 +293,24 @@ def preverify(
         return _preverify_all(pairs)
     chunks = [pairs[i : i + _PREVERIFY_CHUNK] for i in range(0, len(pairs), _PREVERIFY_CHUNK)]
     return sum(executor.map(_preverify_all, chunks))
+
+
+def preverify_entries(
+    entries: Sequence[bytes], keys: Mapping[str, bytes], executor: Executor | None = None
+) -> int:
+    """Pre-verify every signature in the log ``entries`` whose keyid is in ``keys``.
+
+    ``keys`` maps keyids to raw public keys (the speaking parties' current keys). An entry
+    that does not parse is skipped: whoever applies it parses it again and refuses it.
+    """
+    pairs: list[tuple[Envelope, bytes]] = []
+    for entry in entries:
+        try:
+            envelope = Envelope.from_bytes(entry)
+        except DetenteError:
+            continue
+        pairs.extend((envelope, keys[s.keyid]) for s in envelope.signatures if s.keyid in keys)
+    return preverify(pairs, executor)
 
 
 def _preverify_all(pairs: Sequence[tuple[Envelope, bytes]]) -> int:
