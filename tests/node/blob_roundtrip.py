@@ -2,7 +2,7 @@
 
 Run as ``python tests/node/blob_roundtrip.py MIB DIR``. The hub (uvicorn in a thread) and
 the client (encrypt, upload, download, verify, decrypt) share the process, so the peak
-resident set size (``ru_maxrss``) bounds both. The plaintext is a sparse file of zeros, so the
+resident set size (``VmHWM``) bounds both. The plaintext is a sparse file of zeros, so the
 disk holds only ciphertext; the decrypted output is checked by hashing it in a stream.
 Prints one JSON object.
 """
@@ -24,8 +24,17 @@ from hub.blobhub import TOKEN, running_blob_hub
 
 
 def _peak() -> float:
-    """The process's peak resident set size so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This program's peak resident set size so far, in MiB.
+
+    Read from ``VmHWM`` in /proc/self/status: the high-water mark of this process's own
+    memory since it was exec'd. ``ru_maxrss`` is no good here: Linux folds the parent's peak
+    into it across fork and exec, so a child of a large pytest process would report the
+    parent's memory, not its own.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
 def main(mib: int, root: Path) -> dict[str, float]:

@@ -302,13 +302,19 @@ def create_blob_router(
             headers={"Location": f"/v1/blobs/{ref.hex}"},
         )
 
-    @router.api_route(
+    @router.get(
         "/{sha256}",
-        methods=["GET", "HEAD"],
         summary="A blob's ciphertext, streamed; Range requests answer 206",
         response_class=FileResponse,
     )
     def download(sha256: str) -> Response:
+        return _blob_file(sha256)
+
+    @router.head("/{sha256}", summary="A blob's size and ETag, without its bytes")
+    def head(sha256: str) -> Response:
+        return _blob_file(sha256)
+
+    def _blob_file(sha256: str) -> Response:
         digest = parse_sha256(sha256)
         if store.stored(digest) is None:
             raise NotFoundError(f"no blob {sha256}")
