@@ -144,12 +144,13 @@ def start_demo(
         web = {}
         for party in (scenario.BLUELAND, scenario.REDLAND):
             node = stack.enter_context(open_node(root / party, clock=clock))
-            node.sync()
             app = create_node_app(node)
             stack.enter_context(BackgroundServer(app, sock=socks[party]))
             nodes[party] = node
             tokens[party] = node.api_token
             web[party] = app.state.web
+        for node in nodes.values():  # every node answers gossip before the first sync
+            node.sync()
         demo = Demo(root, hub_url, witness.url, urls, tokens, nodes, web=web)
         _play(demo, clock, progress)
         yield demo
