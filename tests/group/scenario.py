@@ -283,13 +283,14 @@ def build_seed_scenario(
         ),
         answer_by=alleged_at + dt.timedelta(hours=72),
     )
-    entries.append(chain.make(BLUELAND, allegation, alleged_at, tlp=Tlp.AMBER))
+    # GREEN: the seed scenario is in the clear (sealed statements are tested on their own).
+    entries.append(chain.make(BLUELAND, allegation, alleged_at, tlp=Tlp.GREEN))
     denial = IncidentRespond(
         incident=INCIDENT,
         response=Response.DENY,
         text="Redland had no part in this activity and rejects the allegation.",
     )
-    entries.append(chain.make(REDLAND, denial, start + 6 * minute, tlp=Tlp.AMBER))
+    entries.append(chain.make(REDLAND, denial, start + 6 * minute, tlp=Tlp.GREEN))
     request = ConsultationRequest(
         id=CONSULTATION,
         with_parties=(REDLAND,),

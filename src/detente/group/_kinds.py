@@ -315,13 +315,14 @@ def _incident_notify(state: GroupState, signed: SignedStatement, index: int) -> 
         tlp=statement.tlp,
         agreement=body.agreement,
         norms=body.norms,
-        evidence=body.evidence,
+        evidence=body.evidence or (),
         issued_at=issued,
         acknowledge_by=issued + dt.timedelta(hours=state.acknowledge_hours),
         answer_by=answer_by,
         acknowledged=pmap(),
         answered=pmap(),
         thread=pvector(),
+        sealed=body.sealed,
     )
     return {"incidents": state.incidents.set(body.id, incident)}
 
@@ -341,7 +342,15 @@ def _incident_respond(state: GroupState, signed: SignedStatement, index: int) ->
         raise RejectedError(
             "not-addressee", f"{statement.author} is not addressed by incident {incident.id}"
         )
-    reply = Reply(index, statement.author, body.response, body.text, statement.issued_at)
+    if body.sealed is not None and incident.author not in body.sealed.recipients:
+        raise RejectedError(
+            "addressee-cannot-read",
+            f"{incident.author} raised incident {incident.id} but cannot read this sealed "
+            "answer: encrypt it to the incident's author",
+        )
+    reply = Reply(
+        index, statement.author, body.response, body.text, statement.issued_at, body.sealed
+    )
     acknowledged, answered = incident.acknowledged, incident.answered
     if body.response is not Response.REQUEST_INFO and statement.author not in acknowledged:
         acknowledged = acknowledged.set(statement.author, statement.issued_at)
@@ -378,6 +387,7 @@ def _consultation_request(state: GroupState, signed: SignedStatement, index: int
         proposed_times=body.proposed_times,
         issued_at=statement.issued_at,
         records=pvector(),
+        sealed=body.sealed,
     )
     return {"consultations": state.consultations.set(body.id, consultation)}
 
@@ -403,7 +413,13 @@ def _consultation_record(state: GroupState, signed: SignedStatement, index: int)
             "future-meeting", "a consultation can only be recorded after it was held"
         )
     meeting = Meeting(
-        index, statement.author, body.held_at, body.participants, body.summary, body.outcome
+        index,
+        statement.author,
+        body.held_at,
+        body.participants,
+        body.summary,
+        body.outcome,
+        body.sealed,
     )
     updated = replace(consultation, records=consultation.records.append(meeting))
     return {"consultations": state.consultations.set(consultation.id, updated)}
@@ -422,12 +438,13 @@ def _sighting_report(state: GroupState, signed: SignedStatement, index: int) -> 
         index=index,
         author=statement.author,
         incident=body.incident,
-        indicators=body.indicators,
+        indicators=body.indicators or (),
         observed=body.observed,
         first_seen=body.first_seen,
         last_seen=body.last_seen,
         count=body.count,
         issued_at=statement.issued_at,
+        sealed=body.sealed,
     )
     return {"sightings": state.sightings.append(sighting)}
 
@@ -447,6 +464,8 @@ def _intel_share(state: GroupState, signed: SignedStatement, index: int) -> Chan
         tlp=statement.tlp,
         pap=statement.pap,
         issued_at=statement.issued_at,
+        derived_from=body.derived_from,
+        sealed=body.sealed,
     )
     return {"intel": state.intel.append(record)}
 

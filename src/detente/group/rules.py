@@ -13,7 +13,9 @@ Checks common to every statement, in order: a second genesis (``genesis-again``)
 applied (``replay``, checked before the signature because its bytes were judged once), the
 signature by the author's current key (``bad-signature``, or ``revoked-key`` when a past key
 of the author verifies), the author's chain (``seq-gap``, ``fork``), the time
-(``time-reversed``, ``future-dated``); then the rules of the kind (``detente.group._kinds``).
+(``time-reversed``, ``future-dated``); then the TLP markings (``detente.group.marking``:
+``not-encrypted``, ``red-needs-recipients``, re-sharing), then the rules of the kind
+(``detente.group._kinds``).
 
 ``at`` is the time the entry is judged; it is used only to refuse statements issued more than
 ``FUTURE_SKEW`` after it, so replaying the same log at any later time gives the same state.
@@ -28,7 +30,7 @@ from typing import cast
 from pyrsistent import pmap, pvector
 
 from detente.errors import RejectedError, SignatureError
-from detente.group import _kinds
+from detente.group import _kinds, marking
 from detente.group.state import (
     EncryptionKey,
     GroupState,
@@ -128,6 +130,7 @@ def genesis(entry: bytes) -> GroupState:
         pings=pmap(),
         sightings=pvector(),
         intel=pvector(),
+        markings=pmap(),
     )
 
 
@@ -173,7 +176,10 @@ def apply(state: GroupState, entry: bytes, *, at: dt.datetime) -> GroupState:
             f"{int(FUTURE_SKEW.total_seconds()) // 60} minutes after {at.isoformat()}",
         )
     index = state.size
+    marked = marking.judge(state, statement)
     changes = _kinds.HANDLERS[statement.kind](state, signed, index)
+    if marked is not None:
+        changes["markings"] = state.markings.set(index, marked)
     return replace(
         state,
         size=index + 1,

@@ -32,6 +32,7 @@ from detente.statements.kinds import (
     Pap,
     Purpose,
     Response,
+    Sealed,
     Severity,
     Tlp,
     WitnessKey,
@@ -49,6 +50,7 @@ __all__ = [
     "Incident",
     "IntelRecord",
     "KeyPeriod",
+    "Marking",
     "Meeting",
     "Party",
     "PingState",
@@ -148,8 +150,9 @@ class Reply:
     index: int
     author: str
     response: Response
-    text: str
+    text: str | None  # None: sealed
     issued_at: dt.datetime
+    sealed: Sealed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +162,8 @@ class Incident:
     index: int
     purpose: Purpose
     to: tuple[str, ...]
-    title: str
-    summary: str
+    title: str | None  # None: sealed (so is the summary; the evidence is then empty)
+    summary: str | None
     severity: Severity
     tlp: Tlp
     agreement: str | None
@@ -172,6 +175,7 @@ class Incident:
     acknowledged: PMap[str, dt.datetime]  # addressee -> first acknowledgement (or answer)
     answered: PMap[str, dt.datetime]  # addressee -> first substantive answer
     thread: PVector[Reply]
+    sealed: Sealed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +184,9 @@ class Meeting:
     author: str
     held_at: dt.datetime
     participants: tuple[str, ...]
-    summary: str
+    summary: str | None  # None: sealed
     outcome: str | None
+    sealed: Sealed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +195,12 @@ class Consultation:
     author: str
     index: int
     with_parties: tuple[str, ...]
-    agenda: str
+    agenda: str | None  # None: sealed
     incident: str | None
     proposed_times: tuple[dt.datetime, ...]
     issued_at: dt.datetime
     records: PVector[Meeting]
+    sealed: Sealed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +220,13 @@ class Sighting:
     index: int
     author: str
     incident: str | None
-    indicators: tuple[Indicator, ...]
+    indicators: tuple[Indicator, ...]  # empty: sealed
     observed: bool
     first_seen: dt.datetime | None
     last_seen: dt.datetime | None
     count: int
     issued_at: dt.datetime
+    sealed: Sealed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,11 +236,26 @@ class IntelRecord:
     blob: bytes
     size: int
     media_type: str
-    title: str
+    title: str | None  # None: sealed
     to: tuple[str, ...]  # empty: the whole group
     tlp: Tlp
     pap: Pap | None
     issued_at: dt.datetime
+    derived_from: int | None = None
+    sealed: Sealed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Marking:
+    """How a logged statement's content is marked, kept for the rules on re-sharing it.
+
+    ``readers`` are the parties it was shared with, its author included (the recipients of a
+    sealed body, or the named addressees of an intel share); ``None``: the whole group.
+    """
+
+    author: str
+    tlp: Tlp
+    readers: tuple[str, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +286,7 @@ class GroupState:
     pings: PMap[str, PingState]
     sightings: PVector[Sighting]
     intel: PVector[IntelRecord]
+    markings: PMap[int, Marking]  # entry index -> marking, for statements of sealable kinds
 
     def is_member(self, party_id: str) -> bool:
         """True for a party admitted and not left."""
@@ -336,4 +359,6 @@ def _key(key: object) -> str:
         return key.hex()
     if isinstance(key, str):
         return key
+    if type(key) is int:  # entry indexes (JSON object keys are strings)
+        return str(key)
     raise TypeError(f"no canonical encoding for a {type(key).__name__} key")

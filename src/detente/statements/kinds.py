@@ -18,7 +18,7 @@ import binascii
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -27,6 +27,8 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
+    model_validator,
 )
 
 __all__ = [
@@ -58,6 +60,8 @@ __all__ = [
     "PingAck",
     "Purpose",
     "Response",
+    "SealableBody",
+    "Sealed",
     "Severity",
     "SightingReport",
     "Tlp",
@@ -215,6 +219,57 @@ class Body(_Model):
     """Base of every statement body."""
 
 
+class Sealed(_Model):
+    """Where a body's confidential fields went: an age v1 file encrypted to ``recipients``.
+
+    ``blob`` is the SHA-256 of the ciphertext (the age file, stored on the hub as a blob) and
+    ``size`` its length in bytes, so the log commits to exactly what was sent. ``recipients``
+    are the parties it is encrypted to, the author included, sorted and each named once.
+    What the ciphertext holds is described in ``detente.statements.sealing``.
+    """
+
+    blob: Hash
+    size: Annotated[int, Field(ge=1)]
+    recipients: Annotated[tuple[PartyId, ...], Field(min_length=1, max_length=64)]
+
+    @field_validator("recipients")
+    @classmethod
+    def _sorted_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if list(value) != sorted(set(value)):
+            raise ValueError("recipients must be sorted, each named once")
+        return value
+
+
+class SealableBody(Body):
+    """A body whose confidential fields may be sealed (encrypted to named recipients).
+
+    Unsealed, the body carries every field and ``sealed`` is absent. Sealed, the fields in
+    ``CONFIDENTIAL`` are absent (they are inside the ciphertext) and ``sealed`` says where the
+    ciphertext is; the other fields stay readable, so the group rules (addressees, deadlines,
+    allegations) hold for confidential statements too. ``REQUIRED`` are the confidential
+    fields an unsealed body must have.
+    """
+
+    CONFIDENTIAL: ClassVar[tuple[str, ...]] = ()
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+
+    sealed: Sealed | None = None
+
+    @model_validator(mode="after")
+    def _sealing(self) -> Self:
+        if self.sealed is None:
+            missing = [name for name in self.REQUIRED if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required (the body is not sealed)")
+        else:
+            present = [name for name in self.CONFIDENTIAL if getattr(self, name) is not None]
+            if present:
+                raise ValueError(
+                    f"a sealed body leaves out {', '.join(present)} (they are in the ciphertext)"
+                )
+        return self
+
+
 # -- shared parts ---------------------------------------------------------------------------
 
 
@@ -333,62 +388,86 @@ class AgreementWithdraw(Body):
     reason: Text | None = None
 
 
-class IncidentNotify(Body):
+class IncidentNotify(SealableBody):
     """An incident addressed to parties, with a purpose; an allegation names broken norms."""
 
     id: Slug
     purpose: Purpose
     to: Parties
-    title: Title
-    summary: Text
+    title: Title | None = None
+    summary: Text | None = None
     severity: Severity
     agreement: Slug | None = None
     norms: Annotated[tuple[NormId, ...], Field(max_length=32)]
-    evidence: Annotated[tuple[Evidence, ...], Field(max_length=256)]
+    evidence: Annotated[tuple[Evidence, ...], Field(max_length=256)] | None = None
     answer_by: Time | None = None
 
+    CONFIDENTIAL = ("title", "summary", "evidence")
+    REQUIRED = ("title", "summary", "evidence")
 
-class IncidentRespond(Body):
+
+class IncidentRespond(SealableBody):
     incident: Slug
     response: Response
-    text: Text
+    text: Text | None = None
+
+    CONFIDENTIAL = ("text",)
+    REQUIRED = ("text",)
 
 
-class ConsultationRequest(Body):
+class ConsultationRequest(SealableBody):
     id: Slug
     with_parties: Parties
-    agenda: Text
+    agenda: Text | None = None
     incident: Slug | None = None
     proposed_times: Annotated[tuple[Time, ...], Field(max_length=16)]
 
+    CONFIDENTIAL = ("agenda",)
+    REQUIRED = ("agenda",)
 
-class ConsultationRecord(Body):
+
+class ConsultationRecord(SealableBody):
     consultation: Slug
     held_at: Time
     participants: Parties
-    summary: Text
+    summary: Text | None = None
     outcome: Text | None = None
 
+    CONFIDENTIAL = ("summary", "outcome")
+    REQUIRED = ("summary",)
 
-class SightingReport(Body):
+
+class SightingReport(SealableBody):
     """Whether the author observed the given indicators, when and how often."""
 
     incident: Slug | None = None
-    indicators: Annotated[tuple[Indicator, ...], Field(min_length=1, max_length=1024)]
+    indicators: Annotated[tuple[Indicator, ...], Field(min_length=1, max_length=1024)] | None = None
     observed: bool
     first_seen: Time | None = None
     last_seen: Time | None = None
     count: Annotated[int, Field(ge=0)]
 
+    CONFIDENTIAL = ("indicators",)
+    REQUIRED = ("indicators",)
 
-class IntelShare(Body):
-    """A STIX 2.1 bundle shared as a blob, referenced by the hash of its bytes."""
+
+class IntelShare(SealableBody):
+    """A STIX 2.1 bundle shared as an (age-encrypted) blob, referenced by its hash.
+
+    ``to`` names the parties it is shared with (empty: the whole group). ``derived_from`` is
+    the log index of the statement whose content this re-shares: the group rules then hold the
+    re-share to that statement's marking (no lower TLP, no party the marking excludes).
+    """
 
     blob: Hash
     size: Annotated[int, Field(ge=0)]
     media_type: Literal["application/stix+json;version=2.1"]
-    title: Title
+    title: Title | None = None
     to: Annotated[tuple[PartyId, ...], Field(max_length=64)]
+    derived_from: Annotated[int, Field(ge=1)] | None = None
+
+    CONFIDENTIAL = ("title",)
+    REQUIRED = ("title",)
 
 
 class Ping(Body):
