@@ -1,9 +1,10 @@
 """A real hub, a real witness and two member nodes, each a separate process on loopback.
 
-The hub and the witness run as ``python -m detente hub serve`` / ``witness serve``; each node
-is ``python -m detente node init`` then ``node sync`` (its own process each time). The test
-then reads each node's own database: its state digest equals the hub's, and so does the
-digest of a node re-synced from an empty database.
+The hub and the witness run as ``python -m detente hub serve`` / ``witness serve``. In the first
+test each node is ``python -m detente node init`` then one-shot ``node sync`` processes, and
+the test reads each node's own database; in the second each node is a long-lived
+``node serve`` process, driven and read only through its HTTP API. Either way a node's state
+digest equals the hub's, and so does that of a node re-synced from an empty database.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -134,3 +135,113 @@ def test_hub_witness_and_two_nodes_as_processes(tmp_path: Path) -> None:
             again = _detente("node", "sync", "--node", str(tmp_path / f"node-{REDLAND}"))
             assert again.returncode == 0, again.stdout + again.stderr
             assert _node_digest(tmp_path / f"node-{REDLAND}") == (len(entries), served["digest"])
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_nodes_serving_as_processes_speak_and_follow_the_hub(tmp_path: Path) -> None:
+    """Both nodes run ``detente node serve`` (long-lived processes that sync on their own):
+    Blueland pings Redland through its node's API, Redland's node acks on its own, and both
+    nodes' state digests equal the hub's; so does Redland's after a restart on an empty
+    database."""
+    witness_port, hub_port = _free_port(), _free_port()
+    witness_url, hub_url = f"http://127.0.0.1:{witness_port}", f"http://127.0.0.1:{hub_port}"
+    witness_dir, hub_path = tmp_path / "witness", tmp_path / "hub"
+    witness_vkey = witness_config.init(witness_dir, "detente.test/witness")
+    hub_dir = HubDir.create(hub_path, ORIGIN)
+    witness_config.add_log(witness_dir, hub_dir.log.vkey)
+    entries = build_seed_scenario(
+        issued_start(),
+        log_origin=ORIGIN,
+        log_vkey=hub_dir.log.vkey,
+        witnesses=[WitnessKey(vkey=witness_vkey, url=witness_url)],
+        witness_quorum=1,
+    )
+    ports = {BLUELAND: _free_port(), REDLAND: _free_port()}
+    nodes = {party: tmp_path / f"node-{party}" for party in ports}
+    witness_args = ("witness", "serve", "--data", str(witness_dir), "--port", str(witness_port))
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_serving(witness_url + "/add-checkpoint", *witness_args))
+        _, published = found(hub_dir, entries[0])
+        assert published
+        hub_args = ("hub", "serve", "--data", str(hub_path), "--port", str(hub_port))
+        stack.enter_context(_serving(hub_url + "/v1/state", *hub_args))
+        hub = stack.enter_context(httpx.Client(base_url=hub_url, timeout=30))
+        batch = b"[" + b",".join(entries[1:]) + b"]"
+        answer = hub.post(
+            "/v1/statements/batch",
+            content=batch,
+            headers={"Content-Type": "application/json"},
+            params={"wait": "receipt"},
+        )
+        assert answer.status_code == 201, answer.text
+
+        def serve(party: str) -> subprocess.Popen[bytes]:
+            args = ("node", "serve", "--node", str(nodes[party]), "--every", "0.5",
+                    "--port", str(ports[party]))  # fmt: skip
+            return stack.enter_context(
+                _serving(f"http://127.0.0.1:{ports[party]}/api/status", *args)
+            )
+
+        def api(party: str) -> httpx.Client:
+            token = (nodes[party] / "api.token").read_text().strip()
+            return stack.enter_context(
+                httpx.Client(
+                    base_url=f"http://127.0.0.1:{ports[party]}",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=30,
+                )
+            )
+
+        for party in ports:
+            key_file = tmp_path / f"{party}.key"
+            write_secret(key_file, Ed25519Signer(party, party_key(party)).skey())
+            made = _detente(
+                "node", "init", party, "--hub", hub_url, "--node", str(nodes[party]),
+                "--key", str(key_file), "--log-vkey", hub_dir.log.vkey,
+            )  # fmt: skip
+            assert made.returncode == 0, made.stderr
+        redland = serve(REDLAND)
+        serve(BLUELAND)
+        clients = {party: api(party) for party in ports}
+
+        def agree() -> bool:
+            served = hub.get("/v1/state").json()
+            mine = [clients[party].get("/api/state").json() for party in ports]
+            return all(
+                (state["size"], state["digest"]) == (served["size"], served["digest"])
+                for state in mine
+            )
+
+        _wait_for(agree, "both serving nodes to reach the hub's digest")
+        said = clients[BLUELAND].post(
+            "/api/say/ping",
+            json={"id": "proc-ping", "to": [REDLAND], "role": "technical",
+                  "reply_within_minutes": 30},
+        )  # fmt: skip
+        assert said.status_code == 201, said.text
+
+        def acked() -> bool:
+            pings = clients[BLUELAND].get("/api/state").json()
+            return bool(pings["size"] >= len(entries) + 2) and agree()
+
+        _wait_for(acked, "Redland's node to ack the ping on its own, and both to agree")
+        log = clients[BLUELAND].get("/api/log", params={"start": len(entries)}).json()
+        kinds = [entry["kind"] for entry in log["entries"]]
+        assert kinds[:2] == ["ping", "ping.ack"], kinds
+
+        # Restart Redland's node on an empty database: it catches up from genesis on its own.
+        redland.terminate()
+        redland.wait(timeout=20)
+        for suffix in ("", "-wal", "-shm"):
+            (nodes[REDLAND] / f"node.db{suffix}").unlink(missing_ok=True)
+        serve(REDLAND)
+        clients[REDLAND] = api(REDLAND)
+        _wait_for(agree, "the restarted node to re-sync from an empty database")
+        assert clients[REDLAND].get("/api/state").json()["size"] == len(entries) + 2
