@@ -49,13 +49,19 @@ def seal(
 
 
 def unseal(sealed: SealedState, secret: bytes, domain: bytes) -> GroupState | None:
-    """The state, or None when the seal does not authenticate or the digest does not match."""
+    """The state, or None when the seal does not authenticate, the digest does not match, or
+    the snapshot was written by another version of the state's classes."""
     expected = _mac(_key(secret, domain), sealed.size, sealed.digest, sealed.data)
     if not hmac.compare_digest(sealed.mac, expected):
         return None
-    state = pickle.loads(sealed.data)  # noqa: S301  (authenticated above)
-    if not isinstance(state, GroupState) or state.size != sealed.size:
-        return None
-    if state.digest() != sealed.digest:
+    try:
+        state = pickle.loads(sealed.data)  # noqa: S301  (authenticated above)
+        if not isinstance(state, GroupState) or state.size != sealed.size:
+            return None
+        if state.digest() != sealed.digest:
+            return None
+    except (AttributeError, TypeError, ValueError, pickle.UnpicklingError):
+        # Written by another version of the state's classes (a field added or removed): the
+        # caller replays the log instead.
         return None
     return state
