@@ -16,8 +16,10 @@ from detente.crypto import age
 from detente.crypto.age import (
     Identity,
     Recipient,
+    add_identity,
     decrypt_stream,
     encrypt_stream,
+    load_identities,
     load_identity,
     save_identity,
 )
@@ -41,7 +43,10 @@ def _decrypt(ciphertext: bytes, *identities: Identity) -> bytes:
 
 def test_public_api() -> None:
     assert set(age.__all__) == {
+        "AGE_HEADER",
         "IDENTITY_FILE",
+        "add_identity",
+        "load_identities",
         "Identity",
         "Recipient",
         "Sink",
@@ -166,3 +171,25 @@ def test_streams_in_pieces() -> None:
     encrypt_stream(Source(b"z" * 1_000_000), io.BytesIO(), [IDENTITY.recipient])
     assert asked
     assert all(0 < n <= 1024 * 1024 for n in asked)
+
+
+def test_an_identity_file_keeps_every_identity_newest_last(tmp_path: Path) -> None:
+    path = tmp_path / "age.key"
+    first, second = Identity.generate(), Identity.generate()
+    save_identity(path, first, CREATED)
+    sealed_to_first = _encrypt(b"old content", first.recipient)
+    add_identity(path, second, CREATED)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    found = load_identities(path)
+    assert [i.secret_text() for i in found] == [first.secret_text(), second.secret_text()]
+    # Old content opens with the file's identities; new content is sealed to the newest.
+    assert _decrypt(sealed_to_first, *found) == b"old content"
+    assert _decrypt(_encrypt(b"new", found[-1].recipient), *found) == b"new"
+    with pytest.raises(VerificationError):
+        _decrypt(sealed_to_first, found[-1])
+    # One key per file is what load_identity reads; a file with several is not ambiguous
+    # for load_identities, and never left half written.
+    with pytest.raises(MalformedError):
+        load_identity(path)
+    assert not list(tmp_path.glob(".age.key.*"))
+    assert sealed_to_first[: len(age.AGE_HEADER)] == age.AGE_HEADER

@@ -15,13 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from detente.crypto.age import AGE_HEADER
 from detente.crypto.blob import BlobRef
 from detente.errors import MalformedError
 from detente.hub import blobs
 from detente.hub.blobs import BlobStore, _content_range
 from hub.blobhub import AUTH, BlobHub, running_blob_hub
 
-DATA = os.urandom(300_000)
+# The hub stores only age ciphertext: what it checks is the age v1 header line.
+DATA = AGE_HEADER + os.urandom(300_000)
 DIGEST = hashlib.sha256(DATA).hexdigest()
 PROBLEM = "application/problem+json"
 
@@ -235,3 +237,16 @@ def test_content_range_parser(first: int, last: int, size: int) -> None:
         return
     assert (start, end) == (first, last + 1)
     assert 0 <= start < end <= size
+
+
+def test_an_upload_that_is_not_age_ciphertext_is_refused_and_nothing_stored(hub: BlobHub) -> None:
+    plain = b"CANARY plaintext evidence that nobody encrypted\n" * 100
+    digest = hashlib.sha256(plain).hexdigest()
+    location = _start(hub, plain, digest).headers["location"]
+    answer = _put(hub, location, plain, 0, len(plain))
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == PROBLEM
+    assert "not age v1 ciphertext" in answer.json()["detail"]
+    assert hub.stored() == []
+    assert hub.uploads() == []
+    assert hub.http.get(f"/v1/blobs/{digest}").status_code == 404

@@ -27,7 +27,7 @@ from detente.crypto.age import (
     Identity,
     Recipient,
     identity_file_text,
-    load_identity,
+    load_identities,
 )
 from detente.crypto.blob import BlobRef, parse_sha256
 from detente.crypto.keyfile import write_secret
@@ -46,11 +46,17 @@ _NodeOption = Annotated[Path, typer.Option("--node", help="The node's data direc
 _OUTGOING = Path("blobs") / "outgoing"
 
 
-def _identity(directory: NodeDir) -> Identity:
+def _identities(directory: NodeDir) -> list[Identity]:
+    """Every identity the node ever had (age.key keeps old ones after a key rotation)."""
     path = directory.path / IDENTITY_FILE
     if not path.exists():
         raise NotFoundError(f"{path} does not exist: this node has no age identity yet")
-    return load_identity(path)
+    return load_identities(path)
+
+
+def _identity(directory: NodeDir) -> Identity:
+    """The node's current identity (the newest)."""
+    return _identities(directory)[-1]
 
 
 def _recipients(directory: NodeDir, parties: list[str], extra: list[str]) -> list[Recipient]:
@@ -166,16 +172,16 @@ def get(
         if out.exists():
             raise MalformedError(f"{out} exists; refusing to overwrite it")
         directory = NodeDir.open(node)
-        identity = None if raw else _identity(directory)
+        identities = None if raw else _identities(directory)
         with _client(directory, 0) as client:
             ref = client.stat(digest)
-            if identity is None:
+            if identities is None:
                 client.download(ref, out)
             else:
                 ciphertext = out.with_name(f".{out.name}.age")
                 try:
                     client.download(ref, ciphertext)
-                    open_blob(ciphertext, out, [identity], console=err_console)
+                    open_blob(ciphertext, out, identities, console=err_console)
                 finally:
                     ciphertext.unlink(missing_ok=True)
         console.print(f"blob {ref.hex} ({ref.size} bytes) verified; written to [bold]{out}[/]")
@@ -185,10 +191,14 @@ def export_identity_cmd(
     out: Annotated[Path, typer.Option(help="File to create (mode 0600), for `age -d -i FILE`.")],
     node: _NodeOption = Path("node"),
 ) -> None:
-    """Export the node's age identity (its private decryption key) in age-keygen format."""
+    """Export the node's age identities (its private decryption keys, every one it ever had,
+    newest last) in age-keygen format."""
     with reported():
-        identity = _identity(NodeDir.open(node))
+        identities = _identities(NodeDir.open(node))
         created = dt.datetime.fromtimestamp((node / IDENTITY_FILE).stat().st_mtime, dt.UTC)
-        write_secret(out, identity_file_text(identity, created))
-        console.print(f"age identity written to [bold]{out}[/] (mode 0600); its recipient:")
-        print(identity.recipient)
+        write_secret(out, "".join(identity_file_text(i, created) for i in identities))
+        console.print(
+            f"{len(identities)} age identit{'y' if len(identities) == 1 else 'ies'} written to "
+            f"[bold]{out}[/] (mode 0600); the current recipient:"
+        )
+        print(identities[-1].recipient)

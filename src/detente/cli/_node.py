@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,7 +19,10 @@ from detente.crypto.keyfile import read_secret
 from detente.node.config import NodeDir
 from detente.statements.kinds import Body, Pap, PartyKeys, Tlp
 
-__all__ = ["NodeOption", "node_app", "speak"]
+if TYPE_CHECKING:
+    from detente.node.speaker import Said
+
+__all__ = ["NodeOption", "node_app", "print_said", "speak"]
 
 node_app = typer.Typer(
     help="Your party's node: keys, sync with the hub, local API.", no_args_is_help=True
@@ -28,29 +31,54 @@ node_app = typer.Typer(
 NodeOption = Annotated[Path, typer.Option("--node", help="The node's data directory.")]
 
 
-def speak(node: Path, kind: str, body: Body, tlp: Tlp, pap: Pap | None, dry_run: bool) -> None:
-    """Say ``body`` for the node's party, or print what would be signed (``--dry-run``)."""
+def speak(
+    node: Path,
+    kind: str,
+    body: Body,
+    tlp: Tlp,
+    pap: Pap | None,
+    dry_run: bool,
+    recipients: list[str] | None = None,
+) -> None:
+    """Say ``body`` for the node's party, or print what would be signed (``--dry-run``).
+
+    TLP:AMBER, AMBER+STRICT and RED (or ``recipients``) seal the body: its confidential
+    fields are encrypted to the author, the addressees and the recipients.
+    """
     from detente.node.instance import open_node
 
     with reported(), open_node(node) as opened:
         if dry_run:
-            signed = opened.draft(kind, body, tlp=tlp, pap=pap)
+            signed = opened.draft(kind, body, tlp=tlp, pap=pap, recipients=recipients)
             from detente.statements.payload import encode_statement
 
             # Exactly the payload bytes that would be signed: canonical JSON, one line.
             print(encode_statement(signed.statement).decode())
             return
-        said = opened.say(kind, body, tlp=tlp, pap=pap)
-        table = Table(title=f"{kind} said by {opened.party}", show_header=False)
-        table.add_row("log index", str(said.index))
-        table.add_row("seq", str(said.signed.statement.seq))
-        if said.checkpoint is not None:
-            cp = said.checkpoint
-            witnesses = ", ".join(n for n, _ in cp.cosignatures) or "(no witness required)"
-            table.add_row("receipt", f"verified in tree of {cp.checkpoint.size}, by {witnesses}")
-        else:
-            table.add_row("receipt", "[yellow]not yet published[/]; `detente node sync` fetches it")
-        console.print(table)
+        said = opened.say(kind, body, tlp=tlp, pap=pap, recipients=recipients)
+        print_said(said, kind, opened.party)
+
+
+def print_said(said: Said, kind: str, party: str) -> None:
+    """The table saying where a statement landed (and to whom it was sealed)."""
+    table = Table(title=f"{kind} said by {party}", show_header=False)
+    table.add_row("log index", str(said.index))
+    table.add_row("seq", str(said.signed.statement.seq))
+    table.add_row("tlp", said.signed.statement.tlp.value)
+    sealed = getattr(said.signed.statement.body, "sealed", None)
+    if sealed is not None:
+        table.add_row(
+            "sealed",
+            f"encrypted to {', '.join(sealed.recipients)} ({sealed.size} bytes, blob "
+            f"{sealed.blob.hex()[:16]}...)",
+        )
+    if said.checkpoint is not None:
+        cp = said.checkpoint
+        witnesses = ", ".join(n for n, _ in cp.cosignatures) or "(no witness required)"
+        table.add_row("receipt", f"verified in tree of {cp.checkpoint.size}, by {witnesses}")
+    else:
+        table.add_row("receipt", "[yellow]not yet published[/]; `detente node sync` fetches it")
+    console.print(table)
 
 
 @node_app.command("init")
@@ -107,6 +135,32 @@ def sync(node: NodeOption = Path("node")) -> None:
     with reported(), open_node(node) as opened:
         report = opened.sync()
         _print_mapping("sync", report)
+        invalid = report.get("sealed", {}).get("invalid", {})
+        for index, reason in invalid.items():
+            err_console.print(
+                f"[bold red]sealed entry {index} is INVALID:[/] {reason}", soft_wrap=True
+            )
+
+
+@node_app.command("rotate-keys")
+def rotate_keys_cmd(node: NodeOption = Path("node")) -> None:
+    """New signing key and new age identity: say party.rotate-keys (signed by both keys).
+
+    Old identities stay in NODE/age.key, so content sealed to them stays readable; new
+    content is sealed to the new key only.
+    """
+    from detente.node.instance import open_node
+    from detente.node.keys import rotate_keys
+
+    with reported(), open_node(node) as opened:
+        opened.sync()
+        done = rotate_keys(opened)
+        table = Table(title=f"keys of {opened.party} rotated", show_header=False)
+        table.add_row("log index", str(done.said.index))
+        table.add_row("signing key", base64.b64encode(done.signing_key).decode())
+        table.add_row("encryption key", done.encryption_key)
+        table.add_row("age identities kept", f"{done.identities} (in {IDENTITY_FILE})")
+        console.print(table)
 
 
 @node_app.command("status")

@@ -3,6 +3,11 @@
 Every command signs with the node's party key, submits to the hub, verifies the receipt and
 prints where the statement is in the log. ``--dry-run`` prints exactly the statement JSON
 that would be signed, and submits nothing.
+
+TLP:AMBER, AMBER+STRICT and RED statements (the default for incidents, answers and
+consultations is AMBER) are sealed: their confidential fields are encrypted to the author and
+every party they address; ``--recipient PARTY`` (repeatable) adds readers. ``say reshare``
+re-shares intelligence under the original's marking.
 """
 
 from __future__ import annotations
@@ -62,6 +67,13 @@ DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Print the statement that would be signed; send nothing.")
 ]
 PartiesOption = Annotated[list[str], typer.Option("--to", help="An addressee party (repeat).")]
+RecipientOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--recipient",
+        help="Another party to encrypt to (repeat); seals the statement even below AMBER.",
+    ),
+]
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -185,9 +197,13 @@ def notify(
     node: NodeOption = Path("node"),
     tlp: TlpOption = Tlp.AMBER,
     pap: PapOption = None,
+    recipient: RecipientOption = None,
     dry_run: DryRun = False,
 ) -> None:
-    """Notify parties of an incident (an allegation names the norms broken)."""
+    """Notify parties of an incident (an allegation names the norms broken).
+
+    At TLP:AMBER (the default) or above, the title, summary and evidence are sealed to you
+    and the addressees (and every --recipient)."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     answer_by = None if answer_within is None else now + _duration(answer_within)
     body = _build(
@@ -203,7 +219,7 @@ def notify(
         evidence=tuple(_evidence(p) for p in evidence or ()),
         answer_by=answer_by,
     )
-    speak(node, "incident.notify", body, tlp, pap, dry_run)
+    speak(node, "incident.notify", body, tlp, pap, dry_run, recipient)
 
 
 @say_app.command("respond")
@@ -214,11 +230,12 @@ def respond(
     node: NodeOption = Path("node"),
     tlp: TlpOption = Tlp.AMBER,
     pap: PapOption = None,
+    recipient: RecipientOption = None,
     dry_run: DryRun = False,
 ) -> None:
-    """Respond to an incident addressed to you."""
+    """Respond to an incident addressed to you (sealed to you and its author at AMBER+)."""
     body = _build(IncidentRespond, incident=incident, response=response, text=text)
-    speak(node, "incident.respond", body, tlp, pap, dry_run)
+    speak(node, "incident.respond", body, tlp, pap, dry_run, recipient)
 
 
 @say_app.command("consult")
@@ -234,9 +251,10 @@ def consult(
     ] = None,
     node: NodeOption = Path("node"),
     tlp: TlpOption = Tlp.AMBER,
+    recipient: RecipientOption = None,
     dry_run: DryRun = False,
 ) -> None:
-    """Request a consultation with parties."""
+    """Request a consultation with parties (the agenda is sealed at AMBER+)."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     body = _build(
         ConsultationRequest,
@@ -246,7 +264,7 @@ def consult(
         incident=incident,
         proposed_times=tuple(_time(t) for t in at or ()),
     )
-    speak(node, "consultation.request", body, tlp, None, dry_run)
+    speak(node, "consultation.request", body, tlp, None, dry_run, recipient)
 
 
 @say_app.command("record")
@@ -260,9 +278,10 @@ def record(
     outcome: Annotated[str | None, typer.Option(help="What was agreed.")] = None,
     node: NodeOption = Path("node"),
     tlp: TlpOption = Tlp.AMBER,
+    recipient: RecipientOption = None,
     dry_run: DryRun = False,
 ) -> None:
-    """Record a consultation that took place."""
+    """Record a consultation that took place (summary and outcome sealed at AMBER+)."""
     body = _build(
         ConsultationRecord,
         consultation=consultation,
@@ -271,7 +290,7 @@ def record(
         summary=summary,
         outcome=outcome,
     )
-    speak(node, "consultation.record", body, tlp, None, dry_run)
+    speak(node, "consultation.record", body, tlp, None, dry_run, recipient)
 
 
 @say_app.command("ping")
@@ -301,6 +320,37 @@ def ack(
 ) -> None:
     """Acknowledge a ping by hand (``node serve`` does it automatically unless turned off)."""
     speak(node, "ping.ack", _build(PingAck, ping=ping_id), Tlp.GREEN, None, dry_run)
+
+
+@say_app.command("reshare")
+def reshare(
+    index: Annotated[int, typer.Argument(help="The log index of the intel.share to re-share.")],
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", help="A party to share it with (repeat; none: the whole group)."),
+    ] = None,
+    tlp: Annotated[
+        Tlp,
+        typer.Option(
+            "--tlp", case_sensitive=False, help="The marking: never below the original's."
+        ),
+    ] = Tlp.AMBER,
+    pap: PapOption = None,
+    node: NodeOption = Path("node"),
+) -> None:
+    """Re-share intelligence you were given, within its original marking.
+
+    Refused before anything is decrypted or sent when you were not given it, when the TLP
+    would be lowered, or when the original's marking excludes a party you name.
+    """
+    from detente.cli._common import reported
+    from detente.cli._node import print_said
+    from detente.node.instance import open_node
+
+    with reported(), open_node(node) as opened:
+        opened.sync()
+        said = opened.reshare(index, list(to or []), tlp, pap)
+        print_said(said, "intel.share", opened.party)
 
 
 def _fresh(prefix: str, now: dt.datetime) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,7 +11,10 @@ from rich.table import Table
 from detente.cli._common import console, reported
 from detente.cli._node import NodeOption
 from detente.group import views
-from detente.statements.kinds import format_time
+from detente.statements.kinds import Body, IncidentNotify, IncidentRespond, Sealed, format_time
+
+if TYPE_CHECKING:
+    from detente.node.instance import Node
 
 __all__ = ["show_app"]
 
@@ -60,13 +63,21 @@ def incidents(node: NodeOption = Path("node")) -> None:
                 for d in owed
                 if d.ref == found.id
             ]
+            title = found.title
+            if title is None:
+                notice = _opened(opened, found.index, found.sealed)
+                title = (
+                    notice.title
+                    if isinstance(notice, IncidentNotify)
+                    else f"[yellow](sealed to {', '.join(_recipients(found.sealed))})[/]"
+                )
             table.add_row(
                 found.id,
                 found.author,
                 ", ".join(found.to),
                 found.purpose.value,
                 found.severity.value,
-                found.title,
+                title,
                 "\n".join(duties) or "-",
             )
         console.print(table)
@@ -83,15 +94,27 @@ def incident(
     with reported(), open_node(node) as opened:
         state = opened.state()
         found = views.incident_thread(state, incident_id)
+        notice = _opened(opened, found.index, found.sealed)
         head = Table(title=f"incident {found.id}", show_header=False)
         head.add_row("from", found.author)
         head.add_row("to", ", ".join(found.to))
         head.add_row("purpose", found.purpose.value)
-        head.add_row("title", found.title)
-        head.add_row("summary", found.summary)
+        head.add_row("tlp", found.tlp.value)
+        if isinstance(notice, IncidentNotify):
+            head.add_row("sealed", f"to {', '.join(_recipients(found.sealed))} (opened here)")
+            title, summary, evidence = notice.title, notice.summary, notice.evidence or ()
+        else:
+            title, summary, evidence = found.title, found.summary, found.evidence
+        if title is None:
+            why = notice if isinstance(notice, str) else _sealed_to(found.sealed)
+            head.add_row("title", why)
+            head.add_row("summary", why)
+        else:
+            head.add_row("title", title)
+            head.add_row("summary", summary or "-")
         head.add_row("agreement", found.agreement or "-")
         head.add_row("norms", ", ".join(found.norms) or "-")
-        for ev in found.evidence:
+        for ev in evidence:
             head.add_row(
                 "evidence", f"{ev.name} ({ev.media_type}, {ev.size} bytes) {ev.sha256.hex()}"
             )
@@ -102,9 +125,45 @@ def incident(
         for column in ("entry", "from", "at", "response", "text"):
             thread.add_column(column)
         for reply in found.thread:
+            text = reply.text
+            if text is None:
+                answer = _opened(opened, reply.index, reply.sealed)
+                text = answer.text if isinstance(answer, IncidentRespond) else str(answer or "")
             thread.add_row(str(reply.index), reply.author, format_time(reply.issued_at),
-                           reply.response.value, reply.text)  # fmt: skip
+                           reply.response.value, text or "-")  # fmt: skip
         console.print(thread)
+
+
+def _recipients(sealed: Sealed | None) -> tuple[str, ...]:
+    return () if sealed is None else sealed.recipients
+
+
+def _sealed_to(sealed: Sealed | None) -> str:
+    if sealed is None:
+        return "-"
+    return (
+        f"[yellow]sealed to {', '.join(sealed.recipients)} ({sealed.size} bytes)[/]: "
+        "this node cannot read it"
+    )
+
+
+def _opened(opened: Node, index: int, sealed: Sealed | None) -> Body | str | None:
+    """The opened body of a sealed entry, or why it is not shown (None: not sealed)."""
+    from detente.node.vault import OpenStatus
+
+    if sealed is None:
+        return None
+    found = opened.vault.get(index)
+    if found is not None and found.status is OpenStatus.OPENED:
+        return found.body()
+    if found is not None and found.status is OpenStatus.INVALID:
+        return f"[bold red]INVALID sealed content:[/] {found.detail}"
+    if opened.party in sealed.recipients:
+        return (
+            f"[yellow]sealed to {', '.join(sealed.recipients)} ({sealed.size} bytes)[/]: not "
+            "opened yet (`detente node sync` fetches it)"
+        )
+    return _sealed_to(sealed)
 
 
 @show_app.command("log")

@@ -48,19 +48,17 @@ def _header(t: Transcript) -> Table:
 
 
 def _statements(t: Transcript) -> Table:
+    # The statement is what a reader came for: it keeps most of a narrow terminal, the times
+    # stack up instead. Sealed content reads "sealed to blueland, redland: <hash>, N bytes".
     table = Table(title="What was said", title_justify="left")
-    for column in ("#", "logged by", "issued at", "author", "kind", "TLP"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("statement")
+    table.add_column("#", no_wrap=True)
+    table.add_column("logged by\nissued at", no_wrap=True)
+    table.add_column("author, kind, TLP: statement", ratio=1)
     for row in t.rows:
         table.add_row(
             str(row.index),
-            _when(row.logged_by),
-            _when(row.issued_at),
-            escape(row.author),
-            row.kind,
-            row.tlp,
-            escape(row.summary),
+            f"{_when(row.logged_by)}\n{_when(row.issued_at)}",
+            f"[bold]{escape(row.author)}[/] {row.kind} TLP:{row.tlp}\n{escape(row.summary)}",
         )
     return table
 

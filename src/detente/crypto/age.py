@@ -11,12 +11,16 @@ open (not a recipient) or whose payload fails authentication (altered, truncated
 
 An identity file holds one ``AGE-SECRET-KEY-1...`` line, created 0600 and read only when
 nobody else may read it (``detente.crypto.keyfile``); ``#`` comment lines (as written by
-``age-keygen`` and by :func:`identity_file_text`) are allowed.
+``age-keygen`` and by :func:`identity_file_text`) are allowed. A node's file holds every
+identity it ever had, one per line, newest last (age's own identity file format allows
+several): :func:`load_identities` reads them all, :func:`add_identity` appends a new one after
+a key rotation, so content sealed to an old key stays readable.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,20 +32,25 @@ from detente.crypto.keyfile import read_secret, write_secret
 from detente.errors import MalformedError, VerificationError
 
 __all__ = [
+    "AGE_HEADER",
     "IDENTITY_FILE",
     "Identity",
     "Recipient",
     "Sink",
     "Source",
+    "add_identity",
     "decrypt_stream",
     "encrypt_stream",
     "identity_file_text",
+    "load_identities",
     "load_identity",
     "save_identity",
 ]
 
 #: The node's age identity, in its data directory (mode 0600).
 IDENTITY_FILE = "age.key"
+#: The first line of every age v1 file: the hub stores nothing that does not start with it.
+AGE_HEADER = b"age-encryption.org/v1\n"
 _RECIPIENT_PREFIX = "age1"
 _IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
 #: pyrage raises OSError with this text when a payload chunk fails authentication.
@@ -118,6 +127,29 @@ def identity_file_text(identity: Identity, created: dt.datetime) -> str:
 def load_identity(path: Path) -> Identity:
     """The identity in ``path`` (refused when group or others may read the file)."""
     return Identity.from_text(read_secret(path))
+
+
+def load_identities(path: Path) -> list[Identity]:
+    """Every identity in ``path``, oldest first (refused when others may read the file)."""
+    lines = [ln.strip() for ln in read_secret(path).splitlines()]
+    found = [Identity(ln) for ln in lines if ln and not ln.startswith("#")]
+    if not found:
+        raise MalformedError(f"{path} holds no age identity")
+    return found
+
+
+def add_identity(path: Path, identity: Identity, created: dt.datetime) -> None:
+    """Append ``identity`` to the identity file ``path`` (it becomes the newest), atomically.
+
+    The file is rewritten into a 0600 temporary file next to it and renamed into place, so a
+    crash leaves either the old file or the new one, never a torn key line.
+    """
+    old = read_secret(path)
+    text = old.rstrip("\n") + "\n" + identity_file_text(identity, created)
+    partial = path.with_name(f".{path.name}.adding")
+    partial.unlink(missing_ok=True)
+    write_secret(partial, text)
+    os.replace(partial, path)
 
 
 def save_identity(path: Path, identity: Identity, created: dt.datetime) -> None:

@@ -160,9 +160,15 @@ def _play(demo: Demo, clock: Callable[[], float], progress: Callable[[str], None
     blue, red = demo.nodes[scenario.BLUELAND], demo.nodes[scenario.REDLAND]
 
     def say(node: Node, kind: str, body: object, tlp: Tlp = Tlp.GREEN) -> None:
+        # TLP:AMBER is sealed by the node's speaker: the title, summary, evidence and answer
+        # text are encrypted to Blueland and Redland; the hub stores only the ciphertext.
         said = node.say(kind, body, tlp=tlp, pap=None)  # type: ignore[arg-type]
         demo.steps.append(DemoStep(node.party, kind, said.index, said.receipt is not None))
-        progress(f"{node.party} said {kind} (entry {said.index})")
+        sealed = getattr(said.signed.statement.body, "sealed", None)
+        how = (
+            "" if sealed is None else f", TLP:{tlp.value} sealed to {', '.join(sealed.recipients)}"
+        )
+        progress(f"{node.party} said {kind} (entry {said.index}{how})")
 
     for node in (blue, red):
         say(node, "contact.update", scenario.contacts(node.party))

@@ -22,7 +22,7 @@ from detente.group.state import (
     Party,
     PingState,
 )
-from detente.statements.kinds import Contact
+from detente.statements.kinds import Contact, Sealed
 
 __all__ = [
     "Deadline",
@@ -41,6 +41,7 @@ __all__ = [
     "overdue",
     "parties",
     "ping_answers",
+    "sealed_note",
     "signing_keys",
 ]
 
@@ -90,6 +91,15 @@ class PingAnswer:
     @property
     def in_time(self) -> bool:
         return self.acked_at is not None and self.acked_at <= self.reply_by
+
+
+def sealed_note(sealed: Sealed) -> str:
+    """What a reader without the key sees of sealed content, in words:
+    ``sealed to blueland, redland: 3f2a9c81d0e4, 412 bytes`` (the ciphertext's first 12 hex
+    digits of SHA-256 and its size)."""
+    return (
+        f"sealed to {', '.join(sealed.recipients)}: {sealed.blob.hex()[:12]}, {sealed.size} bytes"
+    )
 
 
 def signing_keys(state: GroupState) -> dict[str, bytes]:

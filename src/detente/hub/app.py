@@ -18,8 +18,9 @@ a whole when any one statement in it is refused; the problem detail names its ``
 Every error is an RFC 9457 problem detail (``application/problem+json``). Refused
 statements carry the extension member ``rule`` (a stable code): ``malformed`` 400,
 ``too-large`` 413, ``bad-signature`` and ``revoked-key`` 403, ``replay`` and ``fork`` 409,
-any other rule of the group 422; a log that cannot commit 503. Missing or bad tokens 401,
-unsupported content types 415.
+any other rule of the group 422, and ``blob-missing`` 422 for a sealed statement whose
+ciphertext the hub does not hold (``detente.hub.sealing``); a log that cannot commit 503.
+Missing or bad tokens 401, unsupported content types 415.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ from detente.errors import (
 )
 from detente.hub import views
 from detente.hub.auth import Grant
-from detente.hub.blobs import create_blob_router
+from detente.hub.blobs import BlobStore, create_blob_router
 from detente.hub.instance import Hub, tuned_gc
+from detente.hub.sealing import check_sealed_blobs
 from detente.hub.service import BatchRefusedError
 from detente.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers, status_for
 from detente.statements.envelope import MAX_ENTRY_SIZE, PAYLOAD_TYPE, split_canonical_array
@@ -282,6 +284,8 @@ def create_hub_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     # Encrypted evidence blobs: ciphertext only, members only.
     app.include_router(create_blob_router(hub.directory.path, lambda request: _grant(hub, request)))
+    # A sealed statement is logged only once the hub holds its ciphertext (``blob-missing``).
+    blob_store = BlobStore(hub.directory.path / "blobs")
 
     async def receipts(indices: list[int], wait: str | None) -> dict[str, Any] | None:
         if wait is None:
@@ -315,6 +319,7 @@ def create_hub_app(hub: Hub) -> FastAPI:
     async def submit(request: Request, wait: WaitQuery = None) -> Response:
         _media_type(request, STATEMENT_MEDIA_TYPES)
         entry = await _body(request, MAX_ENTRY_SIZE)
+        check_sealed_blobs([entry], blob_store.stored)
         [index] = await service.submit([entry])
         extra = await receipts([index], wait)
         body: dict[str, Any] = {"index": index}
@@ -335,6 +340,7 @@ def create_hub_app(hub: Hub) -> FastAPI:
     async def submit_batch(request: Request, wait: WaitQuery = None) -> Response:
         _media_type(request, ("application/json",))
         entries = _batch_entries(await _body(request, settings.max_batch_body), settings.max_batch)
+        check_sealed_blobs(entries, blob_store.stored, batch=True)
         indices = await service.submit(entries, batch=True)
         return accepted(indices, await receipts(indices, wait), wait is not None)
 

@@ -1,7 +1,9 @@
 """The hub's evidence blobs: content-addressed ciphertext, resumable chunked upload, members only.
 
 The hub never sees plaintext: nodes encrypt (age) before uploading, and a blob's address is
-the SHA-256 of the ciphertext the hub stores. Endpoints (all need a member's bearer token)::
+the SHA-256 of the ciphertext the hub stores. An upload whose bytes do not start with the age
+v1 header line is refused when it completes (422, nothing stored): the hub stores only age
+ciphertext. Endpoints (all need a member's bearer token)::
 
     POST   /v1/blobs/uploads          {sha256, size} -> 201 {id, offset}; the same {sha256,
                                       size} again resumes the unfinished upload (200 {id,
@@ -41,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from detente.crypto.age import AGE_HEADER
 from detente.crypto.blob import BlobRef, parse_sha256
 from detente.errors import (
     ConflictError,
@@ -151,6 +154,13 @@ class BlobStore:
                 f"{upload.ref.size} bytes, received {digest.hexdigest()} and {size} bytes; "
                 "nothing was stored"
             )
+        if not _is_age(part):
+            part.unlink(missing_ok=True)
+            self._meta(upload_id).unlink(missing_ok=True)
+            raise VerificationError(
+                "the upload is not age v1 ciphertext (it does not start with "
+                f"{AGE_HEADER!r}): the hub stores only encrypted blobs; nothing was stored"
+            )
         final = self.path(upload.ref.sha256)
         final.parent.mkdir(exist_ok=True)
         os.replace(part, final)
@@ -184,6 +194,11 @@ class BlobStore:
         except ValueError as exc:
             raise StorageError(f"upload {upload_id} has unreadable metadata: {exc}") from exc
         return Upload(upload_id, BlobRef(parse_sha256(raw["sha256"]), raw["size"]), offset)
+
+
+def _is_age(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(len(AGE_HEADER)) == AGE_HEADER
 
 
 class _NewUpload(BaseModel):

@@ -2,6 +2,11 @@
 
 The views themselves are ``detente.group.views``; this module only turns them into JSON
 values: hashes as hex, keys as base64, times as RFC 3339 UTC, enums as their values.
+
+Sealed content (incidents, replies, consultations and their records): the confidential fields
+are ``null`` (an incident's ``evidence`` is ``[]``) and ``"sealed"`` names the ciphertext,
+``{"blob": <sha256 hex>, "size": <bytes>, "recipients": [<party ids>]}``; ``"sealed"`` is
+``null`` for content in the clear. The hub never sees the plaintext of anything sealed.
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@ token file in the node's directory) except ``/gossip/*``, which other nodes read
     GET  /api/state                    group, size, state digest
     GET  /api/parties | /api/agreements | /api/agreements/in-force
     GET  /api/incidents | /api/incidents/{id} | /api/deadlines
-    GET  /api/log?start=&end=          the verified log, one decoded statement per entry
+    GET  /api/log?start=&end=          the verified log, one decoded statement per entry; a
+                                       sealed one this node opened also has ``opened``: its
+                                       whole body
+    GET  /api/opened                   every sealed statement this node opened: index -> body
     POST /api/say/{kind}               body: the statement body JSON; ?tlp=&pap=&dry_run=
     POST /api/sync                     sync with the hub now
     GET  /api/export?incident=|agreement=|start=&end=   a transcript bundle (JSON)
@@ -74,15 +77,23 @@ class NodeService(Protocol):
 
     def latest_checkpoint(self) -> bytes | None: ...
 
+    def revealed(self) -> dict[int, Body]: ...
 
-def statement_json(index: int, signed: SignedStatement) -> dict[str, Any]:
-    """One log entry for people and the web UI: index, signers and the decoded statement."""
+
+def statement_json(
+    index: int, signed: SignedStatement, opened: Body | None = None
+) -> dict[str, Any]:
+    """One log entry for people and the web UI: index, signers and the decoded statement;
+    ``opened`` is the whole body of a sealed statement the node opened."""
     payload = json.loads(encode_statement(signed.statement))
-    return {
+    out = {
         "index": index,
         "keyids": [s.keyid for s in signed.envelope.signatures],
         **payload,
     }
+    if opened is not None:
+        out["opened"] = opened.model_dump(mode="json", exclude_none=True)
+    return out
 
 
 def _problem(status: int, body: dict[str, Any]) -> Response:
@@ -192,7 +203,20 @@ def create_node_app(node: NodeService) -> FastAPI:
         if start >= size or stop <= start:
             raise MalformedError(f"bad range [{start}, {end}): the log has {size} entries")
         found = node.entries(start, stop)
-        return {"size": size, "entries": [statement_json(i, s) for i, s in found]}
+        opened = node.revealed()
+        return {
+            "size": size,
+            "entries": [statement_json(i, s, opened.get(i)) for i, s in found],
+        }
+
+    @app.get("/api/opened", dependencies=member, summary="Sealed statements this node opened")
+    def revealed() -> dict[str, Any]:
+        return {
+            "opened": {
+                str(i): b.model_dump(mode="json", exclude_none=True)
+                for i, b in node.revealed().items()
+            }
+        }
 
     @app.post(
         "/api/say/{kind}",

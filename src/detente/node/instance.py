@@ -5,6 +5,10 @@
 
 The store is ``detente.node.store.NodeStore`` (opened with the raw party key as its snapshot
 secret); the syncer is ``detente.node.sync.Syncer(node_dir, store, http)`` with ``sync()``.
+
+Sealed statements: after each sync the node opens the ones addressed to its party
+(``detente.node.vault``, in the node's own database) with every age identity in
+``age.key``; :meth:`Node.opened` and :meth:`Node.revealed` give the opened bodies.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from typing import Any
 
 import httpx
 
+from detente.crypto.age import IDENTITY_FILE, Identity, load_identities
 from detente.errors import NotFoundError
 from detente.group.state import GroupState
+from detente.node.blobs import BlobClient, hub_login
+from detente.node.confidential import download_bytes
 from detente.node.config import NodeDir
 from detente.node.speaker import Said, Speaker
-from detente.statements.kinds import Body, Pap, Tlp
-from detente.statements.payload import SignedStatement, open_entry
+from detente.node.vault import Vault, VaultReport
+from detente.statements.kinds import Body, Pap, Sealed, Tlp
+from detente.statements.payload import SignedStatement, Statement, open_entry
 from detente.tlog.checkpoint import Checkpoint
 from detente.tlog.hashing import leaf_hash, node_hash
 from detente.tlog.note import Note
@@ -51,6 +59,15 @@ class Node:
         self.syncer = syncer
         self.clock = clock
         self._token = directory.api_token()
+        hub_url = directory.config.hub_url
+        self.blobs = BlobClient(
+            http,
+            hub_url,
+            lambda: hub_login(http, hub_url, self.party, self.speaker.key.sign),
+            retries=2,
+            retry_delay=0.2,
+        )
+        self.vault = Vault(store.engine, clock)
         self.speaker = Speaker(
             party=directory.config.party,
             key=directory.private_key(),
@@ -58,6 +75,8 @@ class Node:
             view=self.state,
             keep=self._keep,
             clock=clock,
+            blobs=self.blobs,
+            reader=self,
         )
 
     # -- NodeService ------------------------------------------------------------------------
@@ -81,7 +100,8 @@ class Node:
         return found
 
     def sync(self) -> dict[str, Any]:
-        """Sync with the hub; then, when configured, answer pings addressed to the member."""
+        """Sync with the hub; open the sealed statements addressed to the member; then, when
+        configured, answer pings addressed to it."""
         report = self.syncer.sync()
         acked: list[Said] = []
         if self.directory.config.auto_ack_pings:
@@ -90,15 +110,81 @@ class Node:
                 report = self.syncer.sync()
         result = _plain(report)
         result["acked_pings"] = [s.to_json() for s in acked]
+        result["sealed"] = self.reveal().to_json()
         return result
 
-    def draft(self, kind: str, body: Body, *, tlp: Tlp, pap: Pap | None) -> SignedStatement:
-        return self.speaker.sign(self.speaker.compose(kind, body, tlp=tlp, pap=pap))
+    def draft(
+        self,
+        kind: str,
+        body: Body,
+        *,
+        tlp: Tlp,
+        pap: Pap | None,
+        recipients: list[str] | None = None,
+    ) -> SignedStatement:
+        """What ``say`` would sign (sealed if it would be; nothing is uploaded or sent)."""
+        signed, _ = self.speaker.prepare(kind, body, tlp=tlp, pap=pap, recipients=recipients)
+        return signed
 
-    def say(self, kind: str, body: Body, *, tlp: Tlp, pap: Pap | None) -> Said:
-        said = self.speaker.say(kind, body, tlp=tlp, pap=pap)
-        self.syncer.sync()  # the node's own view now holds what it said
+    def say(
+        self,
+        kind: str,
+        body: Body,
+        *,
+        tlp: Tlp,
+        pap: Pap | None,
+        recipients: list[str] | None = None,
+    ) -> Said:
+        said = self.speaker.say(kind, body, tlp=tlp, pap=pap, recipients=recipients)
+        self._settle()
         return said
+
+    def reshare(self, index: int, to: list[str], tlp: Tlp, pap: Pap | None = None) -> Said:
+        """Re-share the ``intel.share`` at ``index`` (see :meth:`Speaker.reshare`)."""
+        said = self.speaker.reshare(index, to, tlp, pap)
+        self._settle()
+        return said
+
+    def _settle(self) -> None:
+        self.syncer.sync()  # the node's own view now holds what it said
+        self.reveal()  # and the author reads its own sealed statement like any recipient
+
+    # -- sealed statements ------------------------------------------------------------------
+
+    def identities(self) -> list[Identity]:
+        """Every age identity the node ever had, oldest first (none: an empty list)."""
+        path = self.directory.path / IDENTITY_FILE
+        return load_identities(path) if path.exists() else []
+
+    def reveal(self) -> VaultReport:
+        """Open the sealed statements addressed to the member that are not opened yet."""
+        state = self.store.state()
+        if state is None:
+            return VaultReport()
+        return self.vault.update(
+            state, self.party, self._entry, self._fetch_sealed, self.identities()
+        )
+
+    def opened(self, index: int) -> Body | None:
+        """The whole body of the sealed entry ``index``, if this node opened it."""
+        return self.vault.opened(index)
+
+    def revealed(self) -> dict[int, Body]:
+        """Every sealed entry this node opened: entry index -> whole (unsealed) body."""
+        return self.vault.revealed()
+
+    def logged(self, index: int) -> Statement:
+        """The statement at ``index`` of the node's verified log."""
+        return open_entry(self._entry(index)).statement
+
+    def _entry(self, index: int) -> bytes:
+        found: list[bytes] = self.store.read_entries(index, 1)
+        if not found:
+            raise NotFoundError(f"the node's verified log has no entry {index}")
+        return found[0]
+
+    def _fetch_sealed(self, sealed: Sealed) -> bytes:
+        return download_bytes(self.blobs, sealed)
 
     def status(self) -> dict[str, Any]:
         state = self.store.state()

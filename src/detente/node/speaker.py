@@ -18,6 +18,18 @@ A :class:`Speaker` turns a body model into a log entry of the member's own chain
 
 ``pings_to_ack`` and :meth:`Speaker.ack_pings` answer pings addressed to the member with
 ``ping.ack`` (the node runs it after each sync when auto-ack is on).
+
+Confidential statements (``docs/design/CONFIDENTIALITY.md``): when the marking is TLP:AMBER,
+AMBER+STRICT or RED, or recipients are named, ``say`` seals the body: it is encrypted (age)
+to the current key of the author, of every party it addresses and of the named recipients
+(``detente.node.confidential``); the statement is composed with the public body, signed, and
+the group rules are DRY-RUN on the node's verified state, so a statement the rules refuse
+uploads and stores nothing; only then is the ciphertext uploaded and the statement submitted.
+The speaker keeps no copy of what it sealed: the author is a recipient, so the node's read
+path (``detente.node.vault``) opens it from the hub like any other recipient.
+``reshare`` re-shares an ``intel.share`` under the original's marking (checked before
+anything is decrypted, encrypted or uploaded); ``rotate_keys`` says ``party.rotate-keys``
+signed by the current and the new key and then signs with the new one.
 """
 
 from __future__ import annotations
@@ -25,15 +37,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
+from detente.crypto.age import Identity, Recipient
+from detente.crypto.blob import BlobRef
 from detente.errors import (
     DetenteError,
     MalformedError,
@@ -41,9 +57,22 @@ from detente.errors import (
     RejectedError,
     StorageError,
 )
+from detente.group import marking
+from detente.group.rules import apply
 from detente.group.state import GroupState
+from detente.node.blobs import BlobClient, open_blob, seal_file
+from detente.node.confidential import recipients_for, seal_body, upload_bytes
 from detente.statements.envelope import PAYLOAD_TYPE
-from detente.statements.kinds import BODY_TYPES, Body, Pap, PingAck, Tlp
+from detente.statements.kinds import (
+    BODY_TYPES,
+    Body,
+    IntelShare,
+    Pap,
+    PartyRotateKeys,
+    PingAck,
+    SealableBody,
+    Tlp,
+)
 from detente.statements.payload import (
     GENESIS_KIND,
     SignedStatement,
@@ -52,11 +81,13 @@ from detente.statements.payload import (
     make_entry,
     open_entry,
 )
+from detente.statements.sealing import CONFIDENTIAL_TLP
 from detente.tlog.checkpoint import SignedCheckpoint
 from detente.tlog.note import parse_vkey
 from detente.tlog.receipt import Receipt, verify_receipt
 
 __all__ = [
+    "Reader",
     "ReceiptKeeper",
     "Said",
     "Speaker",
@@ -75,6 +106,16 @@ class ReceiptKeeper(Protocol):
     """Where the speaker keeps what it said: the node's store."""
 
     def __call__(self, index: int, receipt: bytes, entry: bytes) -> None: ...
+
+
+class Reader(Protocol):
+    """What re-sharing needs of the node: its log, its opened bodies and its identities."""
+
+    def logged(self, index: int) -> Statement: ...
+
+    def opened(self, index: int) -> Body | None: ...
+
+    def identities(self) -> list[Identity]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +201,8 @@ class Speaker:
         view: Callable[[], GroupState],
         keep: ReceiptKeeper | None = None,
         clock: Callable[[], float] = time.time,
+        blobs: BlobClient | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.party = party
         self._key = key
@@ -167,6 +210,8 @@ class Speaker:
         self._view = view
         self._keep = keep
         self._clock = clock
+        self._blobs = blobs
+        self._reader = reader
         self._pending: list[_Pending] = []
         self._acked: set[str] = set()  # pings this speaker acked, until the view shows it
 
@@ -229,10 +274,165 @@ class Speaker:
 
     # -- submitting -------------------------------------------------------------------------
 
-    def say(self, kind: str, body: Body, *, tlp: Tlp = Tlp.GREEN, pap: Pap | None = None) -> Said:
-        """Compose, sign and submit; the receipt is verified and kept before this returns."""
+    @property
+    def key(self) -> Ed25519PrivateKey:
+        """The member's current signing key."""
+        return self._key
+
+    def use_key(self, key: Ed25519PrivateKey) -> None:
+        """Sign with ``key`` from now on (after a key rotation the group accepted)."""
+        self._key = key
+
+    def say(
+        self,
+        kind: str,
+        body: Body,
+        *,
+        tlp: Tlp = Tlp.GREEN,
+        pap: Pap | None = None,
+        recipients: Sequence[str] | None = None,
+    ) -> Said:
+        """Compose, sign and submit; the receipt is verified and kept before this returns.
+
+        A TLP:AMBER, AMBER+STRICT or RED body, or one with ``recipients``, is sealed first
+        (see the module docstring); nothing is uploaded or sent if the rules refuse it.
+        """
         state = self._view()
-        return self.submit(self.sign(self.compose(kind, body, tlp=tlp, pap=pap, state=state)))
+        signed, ciphertext = self.prepare(
+            kind, body, tlp=tlp, pap=pap, recipients=recipients, state=state
+        )
+        if ciphertext is not None:
+            self._dry_run(state, signed)
+            upload_bytes(self._blob_client(), ciphertext)
+        return self.submit(signed, state=state)
+
+    def prepare(
+        self,
+        kind: str,
+        body: Body,
+        *,
+        tlp: Tlp = Tlp.GREEN,
+        pap: Pap | None = None,
+        recipients: Sequence[str] | None = None,
+        state: GroupState | None = None,
+    ) -> tuple[SignedStatement, bytes | None]:
+        """The signed statement ``say`` would submit, and the ciphertext it would upload
+        first (None: not sealed). Nothing is sent."""
+        state = self._view() if state is None else state
+        ciphertext = None
+        if tlp in CONFIDENTIAL_TLP or recipients:
+            if not isinstance(body, SealableBody):
+                raise RejectedError(
+                    "not-encrypted",
+                    f"a {kind} is read by the group rules, so it cannot be encrypted"
+                    + (f" and cannot be TLP:{tlp.value}" if tlp in CONFIDENTIAL_TLP else "")
+                    + "; mark it TLP:CLEAR or TLP:GREEN",
+                )
+            if body.sealed is None:
+                readers = recipients_for(state, self.party, body, recipients or ())
+                sealing = seal_body(state, body, readers)
+                body, ciphertext = sealing.public, sealing.ciphertext
+        return self.sign(self.compose(kind, body, tlp=tlp, pap=pap, state=state)), ciphertext
+
+    def _dry_run(self, state: GroupState, signed: SignedStatement) -> None:
+        """Refuse, before anything is uploaded or sent, what the group rules would refuse."""
+        head = state.heads.get(self.party)
+        settled = signed.statement.seq == (0 if head is None else head.seq) + 1
+        try:
+            if settled:
+                apply(state, signed.entry, at=self.now())
+            else:  # statements still pending at the hub: judge the marking alone
+                marking.judge(state, signed.statement)
+        except RejectedError as exc:
+            raise RejectedError(
+                exc.rule, f"this node refuses the statement (nothing was sent): {exc.message}"
+            ) from exc
+
+    def _blob_client(self) -> BlobClient:
+        if self._blobs is None:
+            raise MalformedError("this speaker cannot upload sealed content (no blob client)")
+        return self._blobs
+
+    # -- re-sharing and keys ----------------------------------------------------------------
+
+    def reshare(self, index: int, to: Sequence[str], tlp: Tlp, pap: Pap | None = None) -> Said:
+        """Re-share the ``intel.share`` at entry ``index`` with ``to`` (empty: the group).
+
+        The original's marking is checked first (``not-a-recipient``, ``tlp-lowered``,
+        ``reshare-excluded``): a refused re-share decrypts, encrypts and uploads nothing.
+        Then the STIX bundle is decrypted, encrypted to the new readers, uploaded, and a new
+        ``intel.share`` with ``derived_from=index`` is said (sealed when ``tlp`` requires).
+        """
+        if self._reader is None:
+            raise MalformedError("this speaker cannot re-share (no reader of the node's log)")
+        state = self._view()
+        original = state.markings.get(index)
+        if original is None:
+            raise RejectedError(
+                "unknown-original", f"entry {index} is not a statement whose content can be shared"
+            )
+        logged = self._reader.logged(index)
+        if logged.kind != "intel.share":
+            raise MalformedError(
+                f"only intel.share can be re-shared; entry {index} is a {logged.kind}"
+            )
+        addressed = tuple(sorted(set(to) - {self.party}))
+        readers = tuple(sorted({self.party, *addressed})) if addressed else None
+        try:
+            marking.check_reshare(original, self.party, tlp, readers)
+        except RejectedError as exc:
+            raise RejectedError(
+                exc.rule, f"this node refuses the re-share (nothing was sent): {exc.message}"
+            ) from exc
+        body: Body | None = logged.body
+        if isinstance(body, IntelShare) and body.sealed is not None:
+            body = self._reader.opened(index)
+            if body is None:
+                raise NotFoundError(f"entry {index} is sealed and this node has not opened it")
+        if not isinstance(body, IntelShare):  # pragma: no cover - the kind was checked
+            raise MalformedError(f"entry {index} is not an intel.share")
+        ref = self._reencrypt(state, body, readers)
+        share = IntelShare(
+            blob=ref.sha256,
+            size=ref.size,
+            media_type=body.media_type,
+            title=body.title,
+            to=addressed,
+            derived_from=index,
+        )
+        return self.say("intel.share", share, tlp=tlp, pap=pap)
+
+    def _reencrypt(
+        self, state: GroupState, body: IntelShare, readers: tuple[str, ...] | None
+    ) -> BlobRef:
+        """Fetch the STIX bundle of ``body``, encrypt it to ``readers`` (None: every member)."""
+        assert self._reader is not None
+        client = self._blob_client()
+        parties = readers or tuple(sorted(p for p in state.parties if state.is_member(p)))
+        keys = [Recipient(state.parties[p].encryption_key) for p in parties]
+        with tempfile.TemporaryDirectory(prefix="detente-reshare-") as work:
+            folder = Path(work)
+            client.download(BlobRef(body.blob, body.size), folder / "original.age")
+            open_blob(folder / "original.age", folder / "bundle", self._reader.identities())
+            sealed = seal_file(folder / "bundle", folder / "reshared.age", keys)
+            (folder / "bundle").unlink()
+            return client.upload(folder / "reshared.age", sealed.ref)
+
+    def rotate_keys(self, new_key: Ed25519PrivateKey, encryption_key: Recipient) -> Said:
+        """Say ``party.rotate-keys`` (signed by the current and the new key); once the hub
+        accepted it, sign with ``new_key``."""
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        state = self._view()
+        body = PartyRotateKeys(
+            signing_key=new_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
+            encryption_key=str(encryption_key),
+        )
+        statement = self.compose("party.rotate-keys", body, state=state)
+        signed = make_entry(statement, [self._key, new_key])
+        said = self.submit(signed, state=state)
+        self._key = new_key
+        return said
 
     def submit(self, signed: SignedStatement, *, state: GroupState | None = None) -> Said:
         """Submit a signed statement of the member; verify and keep its receipt."""

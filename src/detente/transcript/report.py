@@ -12,6 +12,11 @@ signature checked out. Times:
 
 A duty is met by the first qualifying reply in the bundle; it counts as met when it was
 LOGGED (witnessed) by the deadline, since ``issued_at`` can be back-dated.
+
+Sealed content (TLP:AMBER and stricter, see ``detente.statements.sealing``) is in the log only
+as its ciphertext's hash, size and recipients, and so in a transcript: a statement reads
+"sealed to blueland, redland: 3f2a9c81d0e4, 412 bytes" where its title or text would be. Its
+readable fields (addressees, deadlines, norms) are shown and judged as for any statement.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from detente.group.views import sealed_note
 from detente.statements.kinds import (
     AgreementPropose,
     IncidentNotify,
@@ -28,6 +34,8 @@ from detente.statements.kinds import (
     Ping,
     PingAck,
     Response,
+    SealableBody,
+    Sealed,
     format_time,
 )
 from detente.statements.payload import Statement
@@ -40,6 +48,7 @@ __all__ = [
     "Transcript",
     "WitnessTime",
     "deadline_statuses",
+    "sealed_of",
     "summarize",
 ]
 
@@ -65,6 +74,7 @@ class Row:
     kind: str
     summary: str
     tlp: str
+    sealed: Sealed | None = None  # where the confidential fields went, if they are sealed
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +148,12 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def sealed_of(statement: Statement) -> Sealed | None:
+    """The sealed reference of a statement whose confidential fields are sealed, else None."""
+    body = statement.body
+    return body.sealed if isinstance(body, SealableBody) else None
+
+
 def _describe(statement: Statement) -> str:
     body = statement.body
     data = body.model_dump(mode="json", exclude_none=True)
@@ -149,18 +165,27 @@ def _describe(statement: Statement) -> str:
 
 
 def summarize(statement: Statement) -> str:
-    """A one-line, human summary of a statement."""
+    """A one-line, human summary of a statement (sealed content as its hash and recipients)."""
     body = statement.body
     d = body.model_dump(mode="json", exclude_none=True)
+    sealed = sealed_of(statement)
+
+    def said(name: str, limit: int = 160) -> str:
+        value = d.get(name)
+        if isinstance(value, str):
+            return _short(value, limit)
+        return sealed_note(sealed) if sealed is not None else "-"
+
     special: dict[str, Callable[[], str]] = {
         "incident.notify": lambda: (
             f"{d['purpose']} to {', '.join(d['to'])} [{d['id']}, severity {d['severity']}"
             + (f", agreement {d['agreement']}" if "agreement" in d else "")
             + (f", norms {', '.join(d['norms'])}" if d["norms"] else "")
             + (f", answer by {d['answer_by']}" if "answer_by" in d else "")
-            + f", {len(d['evidence'])} evidence file(s)]: {_short(d['title'])}"
+            + (f", {len(d['evidence'])} evidence file(s)" if "evidence" in d else "")
+            + f"]: {said('title')}"
         ),
-        "incident.respond": lambda: f"{d['response']} on {d['incident']}: {_short(d['text'])}",
+        "incident.respond": lambda: f"{d['response']} on {d['incident']}: {said('text')}",
         "agreement.propose": lambda: (
             f"proposes {d['id']} ({_short(d['title'], 80)}) among {', '.join(d['parties'])} "
             f"on norms {', '.join(d['norms'])}"
@@ -169,11 +194,28 @@ def summarize(statement: Statement) -> str:
         "agreement.withdraw": lambda: f"withdraws from {d['agreement']}",
         "norm.propose": lambda: f"proposes norm {d['id']}: {_short(d['title'], 100)}",
         "consultation.request": lambda: (
-            f"asks {', '.join(d['with_parties'])} to consult [{d['id']}]: {_short(d['agenda'])}"
+            f"asks {', '.join(d['with_parties'])} to consult [{d['id']}]: {said('agenda')}"
         ),
         "consultation.record": lambda: (
             f"records {d['consultation']} held {d['held_at']} with "
-            f"{', '.join(d['participants'])}: {_short(d['summary'])}"
+            f"{', '.join(d['participants'])}: {said('summary')}"
+        ),
+        "sighting.report": lambda: (
+            ("observed " if d["observed"] else "did not observe ")
+            + (
+                _short(", ".join(f"{i['type']} {i['value']}" for i in d["indicators"]), 120)
+                if "indicators" in d
+                else "indicators"
+            )
+            + (f" on {d['incident']}" if "incident" in d else "")
+            + f" ({d['count']} time(s))"
+            + (f": {sealed_note(sealed)}" if sealed is not None else "")
+        ),
+        "intel.share": lambda: (
+            f"shares a STIX bundle ({d['blob'][:12]}, {d['size']} bytes) with "
+            + (", ".join(d["to"]) if d["to"] else "the whole group")
+            + (f", re-sharing entry {d['derived_from']}" if "derived_from" in d else "")
+            + f": {said('title')}"
         ),
         "party.admit": lambda: f"votes to admit {d['party']['id']}",
         "party.rotate-keys": lambda: "rotates its keys",

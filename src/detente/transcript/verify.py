@@ -17,7 +17,12 @@ in order:
 5. the subject: every statement belongs to it (and, for a range, every index is present),
    and the group rules that need no full log: responses only by addressees, an allegation's
    norms and parties within the agreement it invokes (when the agreement is included),
-   agreement signatures only by listed parties, consultation records only by invitees.
+   agreement signatures only by listed parties, consultation records only by invitees, and
+   the markings: no TLP:AMBER or stricter content in the clear, sealed content readable by
+   its author and every party it addresses (for an answer, the incident's author).
+
+Sealed content is in a bundle only as the log holds it (its ciphertext's hash, size and
+recipients): a bundle never carries anybody's opened plaintext.
 
 Garbled input raises :class:`~detente.errors.MalformedError`; well-formed input that is
 false raises a :class:`~detente.errors.VerificationError` (or subclass).
@@ -43,8 +48,16 @@ from detente.statements.kinds import (
     PartyAdmit,
     PartyRotateKeys,
     Purpose,
+    SealableBody,
 )
-from detente.statements.payload import GENESIS_KIND, SignedStatement, entry_hash, open_entry
+from detente.statements.payload import (
+    GENESIS_KIND,
+    SignedStatement,
+    Statement,
+    entry_hash,
+    open_entry,
+)
+from detente.statements.sealing import CONFIDENTIAL_TLP
 from detente.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from detente.tlog.hashing import leaf_hash
 from detente.tlog.note import Ed25519Verifier, Verifier, parse_vkey
@@ -56,6 +69,7 @@ from detente.transcript.report import (
     Transcript,
     WitnessTime,
     deadline_statuses,
+    sealed_of,
     summarize,
 )
 from detente.transcript.selection import select
@@ -280,8 +294,10 @@ def _check_rules(statements: _Entries) -> None:
     incidents: dict[str, IncidentNotify] = {}
     agreements: dict[str, AgreementPropose] = {}
     invited: dict[str, set[str]] = {}
+    raisers: dict[str, str] = {}
     for index, signed in statements:
         author, body = signed.statement.author, signed.statement.body
+        _check_marking(index, signed.statement)
         if isinstance(body, AgreementPropose):
             agreements[body.id] = body
         elif isinstance(body, AgreementSign):
@@ -290,6 +306,7 @@ def _check_rules(statements: _Entries) -> None:
                 _refuse(index, f"{author} signs {body.agreement} but is not one of its parties")
         elif isinstance(body, IncidentNotify):
             incidents[body.id] = body
+            raisers[body.id] = author
             agreement = agreements.get(body.agreement or "")
             if body.purpose is Purpose.ALLEGATION and agreement is not None:
                 outside = [n for n in body.norms if n not in agreement.norms]
@@ -302,12 +319,32 @@ def _check_rules(statements: _Entries) -> None:
             incident = incidents.get(body.incident)
             if incident is not None and author not in incident.to:
                 _refuse(index, f"{author} answers {body.incident} but is not addressed by it")
+            raised_by = raisers.get(body.incident)
+            if body.sealed is not None and raised_by and raised_by not in body.sealed.recipients:
+                _refuse(index, f"{raised_by} raised {body.incident} but cannot read this answer")
         elif isinstance(body, ConsultationRequest):
             invited[body.id] = {author, *body.with_parties}
         elif isinstance(body, ConsultationRecord):
             guests = invited.get(body.consultation)
             if guests is not None and author not in guests:
                 _refuse(index, f"{author} records {body.consultation} without being invited")
+
+
+def _check_marking(index: int, statement: Statement) -> None:
+    """The TLP markings a statement must meet on its own (``detente.group.marking``)."""
+    body, tlp = statement.body, statement.tlp
+    if tlp in CONFIDENTIAL_TLP:
+        if not isinstance(body, SealableBody):
+            _refuse(index, f"a {statement.kind} is read by the rules and cannot be TLP:{tlp.value}")
+        elif body.sealed is None:
+            _refuse(index, f"TLP:{tlp.value} content is in the clear")
+    sealed = sealed_of(statement)
+    if sealed is None:
+        return
+    addressed = {statement.author, *getattr(body, "to", ()), *getattr(body, "with_parties", ())}
+    unreadable = sorted(addressed - set(sealed.recipients))
+    if unreadable:
+        _refuse(index, f"its sealed content cannot be read by {', '.join(unreadable)}")
 
 
 def _refuse(index: int, message: str) -> None:
@@ -319,7 +356,9 @@ def _refuse(index: int, message: str) -> None:
 
 def _row(index: int, signed: SignedStatement, logged_by: dt.datetime | None) -> Row:
     s = signed.statement
-    return Row(index, logged_by, s.issued_at, s.author, s.kind, summarize(s), s.tlp.value)
+    return Row(
+        index, logged_by, s.issued_at, s.author, s.kind, summarize(s), s.tlp.value, sealed_of(s)
+    )
 
 
 def _notes(
@@ -337,6 +376,14 @@ def _notes(
         )
     if as_of is None:
         notes.append("No witness cosigned the final checkpoint with a time: deadlines are open.")
+    sealed = [i for i, signed in entries if sealed_of(signed.statement) is not None]
+    if sealed:
+        notes.append(
+            f"{len(sealed)} statement(s) carry sealed content (entries "
+            f"{', '.join(map(str, sealed[:10]))}{', ...' if len(sealed) > 10 else ''}): the "
+            "log, and so this bundle, holds only its ciphertext's hash, size and recipients; "
+            "the recipients can open it with their own keys."
+        )
     seqs: dict[str, list[int]] = {}
     for _, signed in entries:
         seqs.setdefault(signed.statement.author, []).append(signed.statement.seq)

@@ -82,7 +82,7 @@ def test_allegation_answer_verify_and_overdue_in_two_browsers(
     blue.goto(blue_url + "/compose/incident.notify")
     blue.get_by_label("Incident id").fill("ballot-portal-defacement")
     blue.get_by_label("Purpose").select_option("allegation")
-    blue.get_by_label(RED).check()
+    blue.get_by_role("group", name="To").get_by_label(RED).check()
     blue.get_by_label("Title").fill("Defacement of the ballot information portal")
     blue.get_by_label("Summary").fill("The portal was defaced from a Redland-based host.")
     blue.get_by_label("Severity").select_option("high")
@@ -94,7 +94,9 @@ def test_allegation_answer_verify_and_overdue_in_two_browsers(
     expect(payload).to_contain_text('"id":"ballot-portal-defacement"')
     blue.get_by_role("button", name="Sign and send").click()
     expect(blue.locator("p.flash")).to_contain_text("Signed and logged")
-    expect(blue.locator("h1")).to_have_text("Defacement of the ballot information portal")
+    # AMBER by default: sealed to Blueland and Redland, and readable in Blueland's own node.
+    expect(blue.locator("h1")).to_contain_text("Defacement of the ballot information portal")
+    expect(blue.locator("h1 .sealed")).to_have_text("sealed")
 
     # It arrives on Redland's UI (one-time login link), and Redland answers "deny".
     red.goto(demo.login_link(RED))
@@ -124,7 +126,7 @@ def test_allegation_answer_verify_and_overdue_in_two_browsers(
     blue.goto(blue_url + "/compose/incident.notify")
     blue.get_by_label("Incident id").fill("tally-server-scans")
     blue.get_by_label("Purpose").select_option("request-for-information")
-    blue.get_by_label(RED).check()
+    blue.get_by_role("group", name="To").get_by_label(RED).check()
     blue.get_by_label("Title").fill("Scans of the tally servers")
     blue.get_by_label("Summary").fill("Do you know of this activity?")
     blue.get_by_role("button", name="Preview what will be signed").click()
@@ -136,7 +138,7 @@ def test_allegation_answer_verify_and_overdue_in_two_browsers(
     clock.advance(80)
     # Any statement after the deadline gets a checkpoint the witness cosigns at the new time.
     blue.goto(blue_url + "/compose/ping")
-    blue.get_by_label(RED).check()
+    blue.get_by_role("group", name="To").get_by_label(RED).check()
     blue.get_by_role("button", name="Preview what will be signed").click()
     blue.get_by_role("button", name="Sign and send").click()
     blue.goto(blue_url + "/")

@@ -5,6 +5,13 @@ own); a POST without the right one is refused with 403 and changes nothing. Comp
 steps: *preview* validates the form and shows the exact canonical statement bytes that will
 be signed (with ``seq``, ``prev`` and ``issued_at`` filled in); *sign* signs exactly those
 bytes, after checking they are still the member's next statement.
+
+Sealed content (TLP:AMBER and stricter, or recipients chosen): the preview shows the public
+statement (its confidential fields replaced by the ciphertext's hash, size and recipients) and
+the content that will be encrypted. Encryption is randomised and the preview's ciphertext is
+not kept, so *sign* seals the same content to the same recipients afresh (``Node.say``): the
+signed statement equals the preview but for the ciphertext's hash and size and the time; the
+content is checked against the previewed readable fields first (``open_sealed``).
 """
 
 from __future__ import annotations
@@ -29,17 +36,21 @@ from detente.group.state import AgreementStatus, GroupState
 from detente.node.speaker import Said, new_id
 from detente.node.web.forms import (
     COMPOSE_KINDS,
+    SEALABLE_COMPOSED,
     FormData,
     body_from_form,
     keep_evidence,
+    recipients_from_form,
     tlp_from_form,
 )
+from detente.node.web.sealed import incident_titles
 from detente.node.web.session import COOKIE, Session
 from detente.node.web.ui import WebUI
 from detente.statements.envelope import PAYLOAD_TYPE
-from detente.statements.kinds import ContactRole, Purpose, Severity, Tlp
+from detente.statements.kinds import Body, ContactRole, Purpose, SealableBody, Severity, Tlp
 from detente.statements.kinds import Response as Answer
 from detente.statements.payload import Statement, encode_statement, parse_statement
+from detente.statements.sealing import CONFIDENTIAL_TLP, open_sealed, plaintext
 
 __all__ = ["add_actions"]
 
@@ -103,6 +114,9 @@ def _options(ui: WebUI, state: GroupState) -> dict[str, Any]:
         "to_sign": to_sign,
         "addressed": addressed,
         "incidents": sorted(state.incidents.values(), key=lambda i: i.index),
+        "titles": incident_titles(state, ui.node.revealed()),
+        "sealable": SEALABLE_COMPOSED,
+        "confidential": sorted(t.value for t in CONFIDENTIAL_TLP),
         "all_norms": views.all_norms(state),
         "purposes": [p.value for p in Purpose],
         "severities": [s.value for s in Severity],
@@ -256,10 +270,23 @@ def add_actions(router: APIRouter, ui: WebUI) -> None:
             evidence = _evidence(ui, posted.files)
             default = Tlp.AMBER if kind == "incident.notify" else Tlp.GREEN
             body = body_from_form(kind, values, evidence)
-            signed = ui.node.draft(kind, body, tlp=tlp_from_form(values, default), pap=None)
+            extra = recipients_from_form(values) if kind in SEALABLE_COMPOSED else []
+            signed = ui.node.draft(
+                kind, body, tlp=tlp_from_form(values, default), pap=None, recipients=extra or None
+            )
         except DetenteError as exc:
             return compose_page(request, session, kind, values, error=str(exc), status_code=400)
         payload = encode_statement(signed.statement)
+        public = signed.statement.body
+        sealed = public.sealed if isinstance(public, SealableBody) else None
+        content = None
+        if sealed is not None and isinstance(body, SealableBody):
+            data = plaintext(body)
+            content = {
+                "encoded": base64.b64encode(data).decode(),
+                "pretty": json.dumps(json.loads(data), indent=2, ensure_ascii=False),
+                "fields": ", ".join(body.CONFIDENTIAL),
+            }
         preview = {
             "payload": payload.decode(),
             "pretty": json.dumps(json.loads(payload), indent=2, ensure_ascii=False),
@@ -267,6 +294,8 @@ def add_actions(router: APIRouter, ui: WebUI) -> None:
             "payload_type": PAYLOAD_TYPE,
             "keyid": signed.envelope.signatures[0].keyid,
             "seq": signed.statement.seq,
+            "sealed": sealed,
+            "content": content,
         }
         return compose_page(request, session, kind, values, preview=preview)
 
@@ -278,7 +307,15 @@ def add_actions(router: APIRouter, ui: WebUI) -> None:
             statement = parse_statement(payload)
             if statement.kind != kind or statement.author != ui.node.party:
                 raise MalformedError(f"this form signs {kind} statements of {ui.node.party}")
-            said = await run_in_threadpool(_sign_exactly, ui, statement)
+            public = statement.body
+            if isinstance(public, SealableBody) and public.sealed is not None:
+                content = base64.b64decode(values.get("content", [""])[0], validate=True)
+                if not content:
+                    raise MalformedError("sealed content is signed from its preview: preview again")
+                whole = open_sealed(public, content)  # the content of the previewed statement
+                said = await run_in_threadpool(_seal_and_say, ui, statement, whole)
+            else:
+                said = await run_in_threadpool(_sign_exactly, ui, statement)
         except (DetenteError, binascii.Error) as exc:
             return compose_page(request, session, kind, values, error=str(exc), status_code=400)
         body = json.loads(encode_statement(statement))["body"]
@@ -306,6 +343,35 @@ def _sign_exactly(ui: WebUI, statement: Statement) -> Said:
         said = ui.node.speaker.submit(ui.node.speaker.sign(statement), state=state)
         ui.node.sync()
     return said
+
+
+def _seal_and_say(ui: WebUI, statement: Statement, whole: Body) -> Said:
+    """Seal ``whole`` afresh to the previewed recipients and say it, if the previewed
+    ``statement`` is still the member's next one."""
+    public = statement.body
+    if not isinstance(public, SealableBody) or public.sealed is None:  # pragma: no cover
+        raise MalformedError("this statement is not sealed")
+    with ui.lock:
+        state = ui.node.state()
+        fresh = ui.node.speaker.compose(
+            statement.kind, public, tlp=statement.tlp, pap=statement.pap, state=state
+        )
+        if (fresh.seq, fresh.prev, fresh.group) != (
+            statement.seq,
+            statement.prev,
+            statement.group,
+        ):
+            raise MalformedError(
+                f"your node's chain moved on since the preview (next seq is {fresh.seq}, "
+                f"the preview had {statement.seq}): preview again"
+            )
+        return ui.node.say(
+            statement.kind,
+            whole,
+            tlp=statement.tlp,
+            pap=statement.pap,
+            recipients=list(public.sealed.recipients),
+        )
 
 
 def _sync(ui: WebUI) -> dict[str, Any]:

@@ -20,10 +20,12 @@ from detente.statements.kinds import Body, Tlp, format_time
 
 __all__ = [
     "COMPOSE_KINDS",
+    "SEALABLE_COMPOSED",
     "FormData",
     "body_from_form",
     "find_evidence",
     "keep_evidence",
+    "recipients_from_form",
     "tlp_from_form",
 ]
 
@@ -37,6 +39,9 @@ COMPOSE_KINDS: dict[str, str] = {
     "agreement.propose": "Propose an agreement",
     "agreement.sign": "Sign an agreement",
 }
+
+#: The kinds the UI composes whose content can be sealed (``detente.statements.sealing``).
+SEALABLE_COMPOSED = frozenset({"incident.notify", "incident.respond", "consultation.request"})
 
 #: Form data: each field's values (one for plain inputs, several for checkboxes).
 FormData = Mapping[str, Sequence[str]]
@@ -103,6 +108,11 @@ def tlp_from_form(form: FormData, default: Tlp = Tlp.GREEN) -> Tlp:
     except ValueError:
         allowed = ", ".join(t.value for t in Tlp)
         raise MalformedError(f"tlp must be one of {allowed}, not {value!r}") from None
+
+
+def recipients_from_form(form: FormData) -> list[str]:
+    """Parties the author chose to seal the content to as well (besides the addressees)."""
+    return _many(form, "recipients")
 
 
 def body_from_form(kind: str, form: FormData, evidence: Sequence[Mapping[str, Any]] = ()) -> Body:

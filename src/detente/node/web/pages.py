@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,8 +17,9 @@ from detente.node.web import chart
 from detente.node.web.forms import find_evidence
 from detente.node.web.health import LogHealth, Witnessed, log_health, logged_at
 from detente.node.web.receipt import check_receipt
+from detente.node.web.sealed import body_for_page, incident_titles, shown_incident
 from detente.node.web.ui import WebUI, markup
-from detente.statements.payload import encode_statement
+from detente.transcript.report import sealed_of
 
 __all__ = ["add_pages"]
 
@@ -92,7 +92,8 @@ def _timeline(ui: WebUI, state: GroupState, incident: Incident) -> list[dict[str
     for index in sorted(set(indexes)):
         (_, signed), *_ = ui.node.entries(index, index + 1)
         statement = signed.statement
-        body = json.loads(encode_statement(statement))["body"]
+        sealed = sealed_of(statement)
+        opened = None if sealed is None else ui.node.opened(index)
         items.append(
             {
                 "index": index,
@@ -101,7 +102,9 @@ def _timeline(ui: WebUI, state: GroupState, incident: Incident) -> list[dict[str
                 "issued_at": statement.issued_at,
                 "tlp": statement.tlp.value,
                 "logged": logged_at(state, checkpoints, index),
-                "body": body,
+                "body": body_for_page(statement, opened),
+                "sealed": sealed,
+                "opened": opened is not None,
             }
         )
     return items
@@ -135,6 +138,7 @@ def add_pages(router: APIRouter, ui: WebUI) -> None:
             proposed=proposed,
             open_incidents=views.open_incidents(state),
             incidents=incidents,
+            titles=incident_titles(state, ui.node.revealed()),
             deadlines=deadlines,
             overdue=[r for r in deadlines if r["d"].overdue],
             pings=pings,
@@ -161,19 +165,23 @@ def add_pages(router: APIRouter, ui: WebUI) -> None:
         except NotFoundError as exc:
             return ui.render(request, "error.html", session, 404, message=str(exc))
         health = log_health(ui.node.store, state, now)
+        shown = shown_incident(
+            incident, None if incident.sealed is None else ui.node.opened(incident.index)
+        )
         recipient = ui.node.party == incident.author or ui.node.party in incident.to
         evidence = [
             {
                 "e": e,
                 "held": recipient and find_evidence(ui.node.directory.path, e.sha256) is not None,
             }
-            for e in incident.evidence
+            for e in shown.evidence
         ]
         return ui.render(
             request,
             "incident.html",
             session,
             incident=incident,
+            shown=shown,
             timeline=_timeline(ui, state, incident),
             deadlines=_deadline_rows(state, now, health, incident.id),
             evidence=evidence,
@@ -208,7 +216,8 @@ def add_pages(router: APIRouter, ui: WebUI) -> None:
             digest = bytes.fromhex(sha256)
         except (NotFoundError, ValueError) as exc:
             return ui.render(request, "error.html", session, 404, message=str(exc))
-        ref = next((e for e in found.evidence if e.sha256 == digest), None)
+        shown = shown_incident(found, None if found.sealed is None else ui.node.opened(found.index))
+        ref = next((e for e in shown.evidence if e.sha256 == digest), None)
         recipient = ui.node.party == found.author or ui.node.party in found.to
         data = (
             None if ref is None or not recipient else find_evidence(ui.node.directory.path, digest)
@@ -262,6 +271,7 @@ def add_pages(router: APIRouter, ui: WebUI) -> None:
             "export.html",
             session,
             incidents=sorted(state.incidents.values(), key=lambda i: i.index),
+            titles=incident_titles(state, ui.node.revealed()),
             agreements=sorted(state.agreements.values(), key=lambda a: a.id),
             size=state.size,
         )

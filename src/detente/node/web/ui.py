@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from detente.group.state import GroupState
+from detente.group.views import sealed_note
 from detente.node.config import NodeDir
 from detente.node.speaker import Said, Speaker
 from detente.node.web.session import COOKIE, Session, Sessions
@@ -44,9 +45,29 @@ class WebNode(Protocol):
 
     def now(self) -> dt.datetime: ...
 
-    def say(self, kind: str, body: Body, *, tlp: Tlp, pap: Pap | None) -> Said: ...
+    def say(
+        self,
+        kind: str,
+        body: Body,
+        *,
+        tlp: Tlp,
+        pap: Pap | None,
+        recipients: list[str] | None = None,
+    ) -> Said: ...
 
-    def draft(self, kind: str, body: Body, *, tlp: Tlp, pap: Pap | None) -> SignedStatement: ...
+    def draft(
+        self,
+        kind: str,
+        body: Body,
+        *,
+        tlp: Tlp,
+        pap: Pap | None,
+        recipients: list[str] | None = None,
+    ) -> SignedStatement: ...
+
+    def opened(self, index: int) -> Body | None: ...
+
+    def revealed(self) -> dict[int, Body]: ...
 
     def sync(self) -> dict[str, Any]: ...
 
@@ -92,6 +113,7 @@ class WebUI:
         env = self.templates.env
         env.filters["time"] = _time
         env.filters["delta"] = human_delta
+        env.filters["sealed_note"] = sealed_note
         env.globals["party"] = node.party
         self.last_sync: dict[str, Any] | None = None  # the last sync the UI ran, for health
         # One signing or syncing request at a time: the speaker's chain and the store's sync

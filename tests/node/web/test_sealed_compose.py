@@ -1,0 +1,124 @@
+"""Composing sealed content in the web UI, end to end on the demo (hub, witness, two nodes):
+the preview says what is sealed and to whom, signing seals and sends it, both nodes read it."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+
+import httpx
+
+from detente.demo import Demo, scenario
+from detente.statements.kinds import IncidentNotify, Tlp
+from detente.statements.payload import parse_statement
+from node.web.helpers import Browsers, csrf_of
+
+BLUE, RED = scenario.BLUELAND, scenario.REDLAND
+TITLE = "Beaconing from the election commission's print server"
+SUMMARY = "A host at the commission beacons every 90 seconds to a server you host."
+
+
+def _preview(client: httpx.Client, kind: str, data: dict[str, object]) -> httpx.Response:
+    form = {"csrf": csrf_of(client.get(f"/compose/{kind}").text), "action": "preview", **data}
+    return client.post(f"/compose/{kind}", data=form)
+
+
+def _text(page: httpx.Response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
+
+
+def test_an_amber_notification_is_previewed_sealed_then_sealed_and_read_by_both(
+    demo: Demo, browsers: Browsers
+) -> None:
+    blue = browsers.login(BLUE)
+    preview = _preview(
+        blue,
+        "incident.notify",
+        {
+            "id": "inc-web-sealed",
+            "purpose": "request-for-assistance",
+            "to": RED,
+            "title": TITLE,
+            "summary": SUMMARY,
+            "severity": "high",
+        },  # no tlp: incident.notify defaults to TLP:AMBER
+    )
+    assert preview.status_code == 200, _text(preview)
+    shown = _text(preview)
+    assert "will be encrypted to blueland, redland" in shown
+    assert "The content that will be encrypted" in shown
+    carried = re.search(r'name="payload" value="([^"]+)"', preview.text)
+    content = re.search(r'name="content" value="([^"]+)"', preview.text)
+    assert carried is not None
+    assert content is not None
+    public = parse_statement(base64.b64decode(carried.group(1)))
+    assert public.tlp is Tlp.AMBER
+    assert isinstance(public.body, IncidentNotify)
+    assert public.body.title is None
+    assert public.body.sealed is not None
+    assert public.body.sealed.recipients == (BLUE, RED)
+    assert TITLE.encode() not in base64.b64decode(carried.group(1))
+    signed = blue.post(
+        "/compose/incident.notify",
+        data={
+            "csrf": csrf_of(preview.text),
+            "action": "sign",
+            "payload": carried.group(1),
+            "content": content.group(1),
+        },
+    )
+    assert signed.status_code == 303, _text(signed)
+    index = int(signed.headers["location"].rsplit("said=", 1)[1])
+    ((_, entry),) = demo.nodes[BLUE].entries(index, index + 1)
+    logged = entry.statement
+    assert isinstance(logged.body, IncidentNotify)
+    assert logged.body.sealed is not None
+    assert logged.body.sealed.recipients == (BLUE, RED)
+    assert logged.body.model_copy(update={"sealed": None}) == public.body.model_copy(
+        update={"sealed": None}
+    )
+    assert TITLE.encode() not in entry.entry
+    demo.nodes[BLUE].sync()
+    page = _text(blue.get("/incidents/inc-web-sealed"))
+    assert TITLE in page
+    assert "Sealed content, opened by this node" in page
+    demo.nodes[RED].sync()
+    red_page = _text(browsers.login(RED).get("/incidents/inc-web-sealed"))
+    assert TITLE in red_page
+    assert SUMMARY in red_page
+
+
+def test_a_sealed_payload_without_its_content_is_not_signed(demo: Demo, browsers: Browsers) -> None:
+    blue = browsers.login(BLUE)
+    preview = _preview(
+        blue,
+        "consultation.request",
+        {"id": "consult-web-sealed", "with_parties": RED, "agenda": "Compare samples.",
+         "tlp": "RED"},
+    )  # fmt: skip
+    assert preview.status_code == 200, _text(preview)
+    carried = re.search(r'name="payload" value="([^"]+)"', preview.text)
+    assert carried is not None
+    refused = blue.post(
+        "/compose/consultation.request",
+        data={"csrf": csrf_of(preview.text), "action": "sign", "payload": carried.group(1)},
+    )
+    assert refused.status_code == 400
+    assert "sealed content is signed from its preview" in _text(refused)
+    # Content whose readable fields differ from the previewed statement is refused too.
+    other = base64.b64encode(
+        b'{"agenda":"Compare samples.","id":"consult-web-sealed","proposed_times":[],'
+        b'"with_parties":["blueland"]}'
+    ).decode()
+    lying = blue.post(
+        "/compose/consultation.request",
+        data={
+            "csrf": csrf_of(preview.text),
+            "action": "sign",
+            "payload": carried.group(1),
+            "content": other,
+        },
+    )
+    assert lying.status_code == 400
+    assert "the sealed content says with_parties" in _text(lying)
