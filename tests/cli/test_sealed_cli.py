@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -121,3 +123,44 @@ def test_rotate_keys_from_the_command_line(group: SealedGroup) -> None:
     # The node keeps working with its new signing key.
     code, out = _run("node", "sync", "--node", _node(group, "greenland"))
     assert code == 0, out
+
+
+def test_notify_with_evidence_uploads_it_and_the_addressee_fetches_it(
+    group: SealedGroup,
+) -> None:
+    data = os.urandom(3 * 1024 * 1024)
+    capture = group.root / "beacon.pcap"
+    capture.write_bytes(data)
+    code, out = _run(
+        "say", "notify", "--to", "redland", "--purpose", "notification",
+        "--title", "Beaconing", "--summary", "Capture attached",
+        "--id", "cli-evidence", "--evidence", str(capture),
+        "--node", _node(group, "blueland"),
+    )  # fmt: skip
+    assert code == 0, out
+    assert "evidence beacon.pcap (3145728 bytes) encrypted to blueland, redland" in out
+    assert "encrypted to blueland, redland" in out
+    _run("node", "sync", "--node", _node(group, "redland"))
+    code, out = _run("show", "incident", "cli-evidence", "--node", _node(group, "redland"))
+    assert code == 0, out
+    digest = hashlib.sha256(data).hexdigest()
+    assert f"beacon.pcap (application/vnd.tcpdump.pcap, 3145728 bytes) sha256 {digest[:16]}" in out
+    assert "on the hub" in out
+    fetched = group.root / "fetched"
+    code, out = _run(
+        "evidence", "get", "cli-evidence", "beacon.pcap", "--out", str(fetched),
+        "--node", _node(group, "redland"),
+    )  # fmt: skip
+    assert code == 0, out
+    assert "verified; written to" in out
+    assert (fetched / "beacon.pcap").read_bytes() == data
+    kept = group.root / "redland" / "evidence" / f"{digest[:16]}-beacon.pcap"
+    assert kept.read_bytes() == data
+    # The outsider cannot read the evidence list, let alone the file.
+    code, out = _run("evidence", "get", "cli-evidence", "--node", _node(group, "greenland"))
+    assert code != 0
+    assert "greenland cannot read its evidence" in out
+    code, out = _run("evidence", "get", "cli-evidence", "nothing.txt",
+                     "--node", _node(group, "redland"))  # fmt: skip
+    assert code != 0
+    assert "no evidence named 'nothing.txt'" in out

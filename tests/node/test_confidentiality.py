@@ -20,15 +20,15 @@ from detente.crypto.age import IDENTITY_FILE, Recipient, load_identities
 from detente.crypto.blob import BlobRef
 from detente.errors import VerificationError
 from detente.node.api import create_node_app
-from detente.node.blobs import open_blob, seal_file
+from detente.node.blobs import open_blob
 from detente.node.confidential import decrypt, download_bytes, encrypt
+from detente.node.evidence import attach_evidence, fetch_evidence, incident_readers
 from detente.node.instance import open_node
 from detente.node.keys import NEXT_KEY_FILE, rotate_keys
 from detente.node.vault import OpenStatus
 from detente.serving import BackgroundServer
 from detente.statements.envelope import PAYLOAD_TYPE
 from detente.statements.kinds import (
-    Evidence,
     IncidentNotify,
     IncidentRespond,
     Purpose,
@@ -89,21 +89,18 @@ def test_the_canary_is_nowhere_but_on_the_recipients_nodes(tmp_path: Path) -> No
     with sealed_group(tmp_path) as group:
         blue, red, green = (group.nodes[p] for p in ("blueland", "redland", "greenland"))
         # A large evidence file with the canary throughout, sealed to Blueland and Redland.
-        evidence = tmp_path / "evidence.bin"
+        evidence = tmp_path / f"timeline-{canary}.bin"
         with evidence.open("wb") as f:
-            for _ in range(40):
+            for _ in range(12):  # more than one 8 MiB upload chunk
                 f.write(needle + b"\n" + os.urandom(CHUNK))
-        state = blue.state()
-        keys = [Recipient(state.parties[p].encryption_key) for p in ("blueland", "redland")]
-        sealed_file = seal_file(evidence, tmp_path / "evidence.age", keys)
-        blue.blobs.upload(tmp_path / "evidence.age", sealed_file.ref)
-        (tmp_path / "evidence.age").unlink()
-        proof = Evidence(
-            sha256=sealed_file.ref.sha256,
-            name=f"timeline-{canary}.bin",
-            media_type="application/octet-stream",
-            size=sealed_file.ref.size,
-        )
+        readers = incident_readers(blue.state(), "blueland", ("redland",), tlp=Tlp.AMBER)
+        assert readers == ("blueland", "redland")
+        proof = attach_evidence(blue, evidence, readers)
+        assert proof.sha256 == _sha256(evidence)  # the file's own hash, not the ciphertext's
+        assert proof.size == evidence.stat().st_size
+        assert proof.blob is not None
+        assert proof.name == evidence.name
+        assert not any((tmp_path / "blueland" / "blobs" / "outgoing").iterdir())
         notice = _notify("canary-incident", ("redland",), canary, evidence=(proof,))
         said = blue.say("incident.notify", notice, tlp=Tlp.AMBER, pap=None)
         body = said.signed.statement.body
@@ -138,18 +135,23 @@ def test_the_canary_is_nowhere_but_on_the_recipients_nodes(tmp_path: Path) -> No
             assert "title" not in logged["entries"][0]["body"]
             assert canary in api.get("/api/opened").text
             api.close()
-        fetched = tmp_path / "fetched.age"
-        red.blobs.download(sealed_file.ref, fetched)
-        open_blob(fetched, tmp_path / "opened.bin", red.identities())
-        assert _contains(tmp_path / "opened.bin", needle)
-        (tmp_path / "opened.bin").unlink()
+        for node in (red, blue):
+            path = fetch_evidence(node, proof)
+            assert path.parent == node.directory.path / "evidence"
+            assert _sha256(path) == proof.sha256
+            assert _contains(path, needle)
 
         # Not on the outsider's node, and it cannot open anything.
         assert green.opened(said.index) is None
         assert green.opened(reply.index) is None
         assert green.revealed() == {}
         with pytest.raises(VerificationError):
+            fetch_evidence(green, proof)
+        fetched = tmp_path / "fetched.age"
+        green.blobs.download(BlobRef(proof.blob, green.blobs.stat(proof.blob).size), fetched)
+        with pytest.raises(VerificationError):
             open_blob(fetched, tmp_path / "nope.bin", green.identities())
+        assert not (tmp_path / "nope.bin").exists()
         sealed = body.sealed
         with pytest.raises(VerificationError):
             decrypt(download_bytes(green.blobs, sealed), green.identities())
@@ -284,6 +286,14 @@ def test_a_plaintext_that_lies_about_a_readable_field_is_marked_invalid(tmp_path
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def _sha256(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while piece := f.read(CHUNK):
+            digest.update(piece)
+    return digest.digest()
 
 
 def _ref(data: bytes) -> BlobRef:

@@ -13,6 +13,7 @@ from detente import __version__
 from detente.cli._blob import blob_app, export_identity_cmd
 from detente.cli._common import console, reported
 from detente.cli._demo import demo_cmd
+from detente.cli._evidence import evidence_app
 from detente.cli._export import export_cmd
 from detente.cli._hub import hub_app
 from detente.cli._log import log_app
@@ -55,6 +56,7 @@ node_app.command("export-identity")(export_identity_cmd)
 app.add_typer(blob_app, name="blob")
 app.add_typer(say_app, name="say")
 app.add_typer(show_app, name="show")
+app.add_typer(evidence_app, name="evidence")
 
 
 def _version(value: bool) -> None:

@@ -189,7 +189,11 @@ def notify(
     ] = None,
     evidence: Annotated[
         list[Path] | None,
-        typer.Option("--evidence", help="An evidence file, referenced by its hash (repeat)."),
+        typer.Option(
+            "--evidence",
+            help="An evidence file (repeat): encrypted to the incident's readers and uploaded "
+            "to the hub, referenced by its hash.",
+        ),
     ] = None,
     answer_within: Annotated[
         str | None, typer.Option(help="Answer deadline from now, e.g. 72h (default: policy).")
@@ -203,23 +207,58 @@ def notify(
     """Notify parties of an incident (an allegation names the norms broken).
 
     At TLP:AMBER (the default) or above, the title, summary and evidence are sealed to you
-    and the addressees (and every --recipient)."""
+    and the addressees (and every --recipient). Each --evidence file is encrypted on this
+    node to the same readers (every member when the incident is not sealed) and uploaded to
+    the hub before the incident is said; --dry-run only hashes it."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     answer_by = None if answer_within is None else now + _duration(answer_within)
-    body = _build(
-        IncidentNotify,
-        id=incident_id or _fresh("inc", now),
-        purpose=purpose,
-        to=tuple(to),
-        title=title,
-        summary=summary,
-        severity=severity,
-        agreement=agreement,
-        norms=tuple(norm or ()),
-        evidence=tuple(_evidence(p) for p in evidence or ()),
-        answer_by=answer_by,
-    )
+    fields: dict[str, Any] = {
+        "id": incident_id or _fresh("inc", now),
+        "purpose": purpose,
+        "to": tuple(to),
+        "title": title,
+        "summary": summary,
+        "severity": severity,
+        "agreement": agreement,
+        "norms": tuple(norm or ()),
+        "answer_by": answer_by,
+    }
+    body = _build(IncidentNotify, **fields, evidence=())  # every option checked before uploads
+    files = list(evidence or ())
+    if files:
+        refs = _attached(node, files, tuple(to), tlp, recipient) if not dry_run else None
+        body = _build(IncidentNotify, **fields, evidence=refs or tuple(_evidence(p) for p in files))
     speak(node, "incident.notify", body, tlp, pap, dry_run, recipient)
+
+
+def _attached(
+    node: Path, files: list[Path], to: tuple[str, ...], tlp: Tlp, recipients: list[str] | None
+) -> tuple[Evidence, ...]:
+    """Each file sealed to the incident's readers and uploaded (progress on stderr)."""
+    from rich.markup import escape
+
+    from detente.cli._common import err_console, reported
+    from detente.node.evidence import attach_evidence, incident_readers
+    from detente.node.instance import open_node
+
+    for path in files:
+        if not path.is_file():
+            raise typer.BadParameter(f"{path} is not a file", param_hint="--evidence")
+    with reported(), open_node(node) as opened:
+        readers = incident_readers(
+            opened.state(), opened.party, to, tlp=tlp, recipients=recipients or ()
+        )
+        refs = []
+        for path in files:
+            ref = attach_evidence(opened, path, readers, console=err_console)
+            assert ref.blob is not None
+            err_console.print(
+                f"evidence {escape(ref.name)} ({ref.size} bytes) encrypted to "
+                f"{', '.join(readers)}; on the hub as blob {ref.blob.hex()[:16]}...",
+                soft_wrap=True,
+            )
+            refs.append(ref)
+    return tuple(refs)
 
 
 @say_app.command("respond")

@@ -6,12 +6,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from detente.cli._common import console, reported
 from detente.cli._node import NodeOption
 from detente.group import views
-from detente.statements.kinds import Body, IncidentNotify, IncidentRespond, Sealed, format_time
+from detente.statements.kinds import (
+    Body,
+    Evidence,
+    IncidentNotify,
+    IncidentRespond,
+    Sealed,
+    format_time,
+)
 
 if TYPE_CHECKING:
     from detente.node.instance import Node
@@ -115,9 +123,7 @@ def incident(
         head.add_row("agreement", found.agreement or "-")
         head.add_row("norms", ", ".join(found.norms) or "-")
         for ev in evidence:
-            head.add_row(
-                "evidence", f"{ev.name} ({ev.media_type}, {ev.size} bytes) {ev.sha256.hex()}"
-            )
+            head.add_row("evidence", _evidence_line(opened, ev))
         head.add_row("acknowledge by", format_time(found.acknowledge_by))
         head.add_row("answer by", format_time(found.answer_by))
         console.print(head)
@@ -132,6 +138,24 @@ def incident(
             thread.add_row(str(reply.index), reply.author, format_time(reply.issued_at),
                            reply.response.value, text or "-")  # fmt: skip
         console.print(thread)
+
+
+def _evidence_line(opened: Node, ev: Evidence) -> str:
+    """Name, size, hash prefix, and where the file is: on the hub, here, or out of band."""
+    from detente.node.evidence import find_evidence
+
+    where = (
+        f"on the hub (blob {ev.blob.hex()[:16]}...; `detente evidence get` fetches it)"
+        if ev.blob is not None
+        else "held out of band (not on the hub)"
+    )
+    held = find_evidence(opened.directory.path, ev)
+    if held is not None:
+        where += f"; held here: {held}"
+    return (
+        f"{escape(ev.name)} ({ev.media_type}, {ev.size} bytes) sha256 {ev.sha256.hex()[:16]}... "
+        f"{escape(where)}"
+    )
 
 
 def _recipients(sealed: Sealed | None) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from detente.hub.config import HubDir
 from detente.hub.instance import found, open_hub
 from detente.node.api import create_node_app
 from detente.node.config import NodeDir
+from detente.node.evidence import attach_evidence, fetch_evidence, incident_readers
 from detente.node.instance import Node, open_node
 from detente.node.web import WebUI
 from detente.serving import BackgroundServer, reserve
@@ -181,8 +182,15 @@ def _play(demo: Demo, clock: Callable[[], float], progress: Callable[[str], None
     evidence = demo.root / scenario.BLUELAND / "evidence" / "intrusion-timeline.txt"
     evidence.parent.mkdir(parents=True, exist_ok=True)
     evidence.write_bytes(scenario.EVIDENCE_TEXT)
-    say(blue, "incident.notify", scenario.allegation(_now(clock)), Tlp.AMBER)
+    # The timeline travels as a blob: encrypted on Blueland's node to the allegation's
+    # readers (Blueland and Redland), uploaded; Redland's node fetches and verifies it.
+    readers = incident_readers(blue.state(), blue.party, (scenario.REDLAND,), tlp=Tlp.AMBER)
+    proof = attach_evidence(blue, evidence, readers, media_type="text/plain")
+    progress(f"{blue.party} encrypted the evidence to {', '.join(readers)} and uploaded it")
+    say(blue, "incident.notify", scenario.allegation(_now(clock), proof), Tlp.AMBER)
     red.sync()
+    fetched = fetch_evidence(red, proof)
+    progress(f"{red.party} fetched the evidence, decrypted and verified it: {fetched.name}")
     say(red, "incident.respond", scenario.denial(), Tlp.AMBER)
     blue.sync()
     say(blue, "consultation.request", scenario.consultation_request(_now(clock)))

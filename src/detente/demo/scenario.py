@@ -53,6 +53,7 @@ __all__ = [
     "norm_proposals",
     "ping",
     "signature",
+    "timeline_evidence",
 ]
 
 BLUELAND = "blueland"
@@ -144,7 +145,18 @@ def signature() -> AgreementSign:
     return AgreementSign(agreement=ACCORD)
 
 
-def allegation(issued_at: dt.datetime) -> IncidentNotify:
+def timeline_evidence() -> Evidence:
+    """The reference to EVIDENCE_TEXT held out of band (no blob on the hub)."""
+    return Evidence(
+        sha256=hashlib.sha256(EVIDENCE_TEXT).digest(),
+        name="intrusion-timeline.txt",
+        media_type="text/plain",
+        size=len(EVIDENCE_TEXT),
+    )
+
+
+def allegation(issued_at: dt.datetime, evidence: Evidence | None = None) -> IncidentNotify:
+    """Blueland's allegation; ``evidence``: the timeline's reference (default: out of band)."""
     return IncidentNotify(
         id=INCIDENT,
         purpose=Purpose.ALLEGATION,
@@ -155,14 +167,7 @@ def allegation(issued_at: dt.datetime) -> IncidentNotify:
         severity=Severity.HIGH,
         agreement=ACCORD,
         norms=("WG-NO-ELECTION-INTERFERENCE", "WG-NO-HACK-AND-LEAK"),
-        evidence=(
-            Evidence(
-                sha256=hashlib.sha256(EVIDENCE_TEXT).digest(),
-                name="intrusion-timeline.txt",
-                media_type="text/plain",
-                size=len(EVIDENCE_TEXT),
-            ),
-        ),
+        evidence=(evidence or timeline_evidence(),),
         answer_by=issued_at + dt.timedelta(hours=72),
     )
 

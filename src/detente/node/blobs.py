@@ -138,16 +138,19 @@ def open_blob(
     identities: Sequence[Identity],
     *,
     console: Console | None = None,
-) -> None:
-    """Decrypt the ciphertext ``source`` into ``dest``, which appears only if it all verifies."""
+) -> tuple[bytes, int]:
+    """Decrypt the ciphertext ``source`` into ``dest``, which appears only if it all verifies;
+    the SHA-256 and size of the plaintext written."""
     with _temporary(dest) as partial:
         with (
             _bar(console, "decrypting", source.stat().st_size) as advance,
             source.open("rb") as raw_in,
-            partial.open("wb") as out,
+            partial.open("wb") as raw_out,
         ):
-            decrypt_stream(_Hashing(raw_in, advance), out, identities)
+            writer = _Hashing(raw_out, lambda _n: None)
+            decrypt_stream(_Hashing(raw_in, advance), writer, identities)
         os.replace(partial, dest)
+    return writer.digest.digest(), writer.size
 
 
 def hub_login(http: httpx.Client, hub_url: str, party: str, sign: Callable[[bytes], bytes]) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.console import Console
 
 from detente.crypto.age import IDENTITY_FILE, Identity, load_identities
 from detente.errors import NotFoundError
@@ -59,14 +60,8 @@ class Node:
         self.syncer = syncer
         self.clock = clock
         self._token = directory.api_token()
-        hub_url = directory.config.hub_url
-        self.blobs = BlobClient(
-            http,
-            hub_url,
-            lambda: hub_login(http, hub_url, self.party, self.speaker.key.sign),
-            retries=2,
-            retry_delay=0.2,
-        )
+        self._http = http
+        self.blobs = self.blob_client(retries=2, retry_delay=0.2)
         self.vault = Vault(store.engine, clock)
         self.speaker = Speaker(
             party=directory.config.party,
@@ -148,6 +143,20 @@ class Node:
     def _settle(self) -> None:
         self.syncer.sync()  # the node's own view now holds what it said
         self.reveal()  # and the author reads its own sealed statement like any recipient
+
+    def blob_client(
+        self, console: Console | None = None, *, retries: int = 5, retry_delay: float = 0.5
+    ) -> BlobClient:
+        """A client of the hub's blob store logged in as the member (progress on ``console``)."""
+        http, hub_url = self._http, self.directory.config.hub_url
+        return BlobClient(
+            http,
+            hub_url,
+            lambda: hub_login(http, hub_url, self.party, self.speaker.key.sign),
+            retries=retries,
+            retry_delay=retry_delay,
+            console=console,
+        )
 
     # -- sealed statements ------------------------------------------------------------------
 

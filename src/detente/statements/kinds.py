@@ -305,12 +305,19 @@ class Contact(_Model):
 
 
 class Evidence(_Model):
-    """A reference to an evidence file held as a blob, by the hash of its content."""
+    """A reference to an evidence file, by the hash of its content.
+
+    ``sha256`` and ``size`` are those of the file itself (the plaintext), so a recipient
+    checks it got exactly the file the author meant. ``blob``, when present, is the SHA-256
+    of the age ciphertext of the file stored on the hub (encrypted to the incident's
+    readers); absent, the file is held out of band.
+    """
 
     sha256: Hash
     name: Title
     media_type: Annotated[str, Field(min_length=3, max_length=200)]
     size: Annotated[int, Field(ge=0)]
+    blob: Hash | None = None
 
 
 class Indicator(_Model):

@@ -182,8 +182,16 @@ def test_incident_thread_lists_evidence_for_recipients(demo: Demo, browsers: Bro
     download = blue.get(f"/evidence/{digest}", params={"incident": scenario.INCIDENT})
     assert download.status_code == 200
     assert download.content == scenario.EVIDENCE_TEXT
-    red_page = browsers.login(RED).get(f"/incidents/{scenario.INCIDENT}").text
-    assert "not held by this node" in red_page
+    # Redland's node fetches it from the hub (ciphertext), decrypts it and checks its hash.
+    red = browsers.login(RED)
+    red_page = red.get(f"/incidents/{scenario.INCIDENT}").text
+    assert "encrypted on the hub; verified on download" in red_page
+    assert f"/evidence/{digest}?incident={scenario.INCIDENT}" in red_page
+    fetched = red.get(f"/evidence/{digest}", params={"incident": scenario.INCIDENT})
+    assert fetched.status_code == 200
+    assert fetched.content == scenario.EVIDENCE_TEXT
+    assert fetched.headers["x-content-type-options"] == "nosniff"
+    assert "attachment" in fetched.headers["content-disposition"]
 
 
 def test_norms_search_and_export(demo: Demo, browsers: Browsers) -> None:

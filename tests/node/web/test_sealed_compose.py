@@ -4,6 +4,7 @@ the preview says what is sealed and to whom, signing seals and sends it, both no
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import re
 
@@ -122,3 +123,48 @@ def test_a_sealed_payload_without_its_content_is_not_signed(demo: Demo, browsers
     )
     assert lying.status_code == 400
     assert "the sealed content says with_parties" in _text(lying)
+
+
+def test_an_evidence_file_is_sealed_uploaded_and_downloaded_by_the_addressee(
+    demo: Demo, browsers: Browsers
+) -> None:
+    data = b"beacon capture\n" * 70000  # about 1 MiB
+    blue = browsers.login(BLUE)
+    form = {
+        "csrf": csrf_of(blue.get("/compose/incident.notify").text),
+        "action": "preview",
+        "id": "inc-web-evidence",
+        "purpose": "notification",
+        "to": RED,
+        "title": TITLE,
+        "summary": SUMMARY,
+        "severity": "medium",
+    }
+    preview = blue.post(
+        "/compose/incident.notify",
+        data=form,
+        files={"evidence_file": ("beacon capture.txt", data, "text/plain")},
+    )
+    assert preview.status_code == 200, _text(preview)
+    content = re.search(r'name="content" value="([^"]+)"', preview.text)
+    carried = re.search(r'name="payload" value="([^"]+)"', preview.text)
+    assert content is not None
+    assert carried is not None
+    whole = IncidentNotify.model_validate_json(base64.b64decode(content.group(1)))
+    (evidence,) = whole.evidence or ()
+    assert evidence.sha256 == hashlib.sha256(data).digest()
+    assert evidence.name == "beacon-capture.txt"
+    assert evidence.blob is not None  # sealed to blueland and redland, on the hub already
+    signed = blue.post(
+        "/compose/incident.notify",
+        data={"csrf": csrf_of(preview.text), "action": "sign", "payload": carried.group(1),
+              "content": content.group(1)},
+    )  # fmt: skip
+    assert signed.status_code == 303, _text(signed)
+    demo.nodes[RED].sync()
+    red = browsers.login(RED)
+    link = f"/evidence/{evidence.sha256.hex()}"
+    assert link in red.get("/incidents/inc-web-evidence").text
+    download = red.get(link, params={"incident": "inc-web-evidence"})
+    assert download.status_code == 200
+    assert download.content == data

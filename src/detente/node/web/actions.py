@@ -12,16 +12,22 @@ the content that will be encrypted. Encryption is randomised and the preview's c
 not kept, so *sign* seals the same content to the same recipients afresh (``Node.say``): the
 signed statement equals the preview but for the ciphertext's hash and size and the time; the
 content is checked against the previewed readable fields first (``open_sealed``).
+
+Evidence files posted with an ``incident.notify`` are kept in the node's ``evidence/`` folder,
+sealed to the incident's readers and uploaded to the hub when the form is previewed
+(``detente.node.evidence.attach_evidence``), so the previewed content names their blobs.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -33,13 +39,19 @@ from starlette.datastructures import UploadFile
 from detente.errors import DetenteError, MalformedError
 from detente.group import views
 from detente.group.state import AgreementStatus, GroupState
+from detente.node.evidence import (
+    EVIDENCE_DIR,
+    attach_evidence,
+    incident_readers,
+    safe_name,
+    stored_name,
+)
 from detente.node.speaker import Said, new_id
 from detente.node.web.forms import (
     COMPOSE_KINDS,
     SEALABLE_COMPOSED,
     FormData,
     body_from_form,
-    keep_evidence,
     recipients_from_form,
     tlp_from_form,
 )
@@ -47,7 +59,15 @@ from detente.node.web.sealed import incident_titles
 from detente.node.web.session import COOKIE, Session
 from detente.node.web.ui import WebUI
 from detente.statements.envelope import PAYLOAD_TYPE
-from detente.statements.kinds import Body, ContactRole, Purpose, SealableBody, Severity, Tlp
+from detente.statements.kinds import (
+    Body,
+    ContactRole,
+    IncidentNotify,
+    Purpose,
+    SealableBody,
+    Severity,
+    Tlp,
+)
 from detente.statements.kinds import Response as Answer
 from detente.statements.payload import Statement, encode_statement, parse_statement
 from detente.statements.sealing import CONFIDENTIAL_TLP, open_sealed, plaintext
@@ -55,7 +75,10 @@ from detente.statements.sealing import CONFIDENTIAL_TLP, open_sealed, plaintext
 __all__ = ["add_actions"]
 
 _LOGIN_COOKIE = "detente_login_csrf"
-_MAX_EVIDENCE = 16 * 1024 * 1024
+#: Largest text field of a form (a summary is at most 8,000 characters). Uploaded files are
+#: not held in memory: Starlette spools them to disk and they are copied in pieces.
+_MAX_FIELD = 1024 * 1024
+_COPY_CHUNK = 1024 * 1024
 
 
 def _safe_next(target: str | None) -> str:
@@ -78,7 +101,7 @@ class _Posted:
     """A POSTed form, read whole and closed: its text fields and its uploaded files."""
 
     fields: dict[str, list[str]]
-    files: list[tuple[str, str, bytes]]
+    files: list[tuple[str, str, Path]]  # (file name, media type, where the node keeps it)
 
     def one(self, name: str) -> str | None:
         values = self.fields.get(name)
@@ -208,12 +231,14 @@ def add_actions(router: APIRouter, ui: WebUI) -> None:
         session = ui.session(request)
         if session is None:
             return None, _Posted({}, []), ui.to_login(request)
-        async with request.form(max_part_size=_MAX_EVIDENCE) as form:
-            posted = _Posted(_fields(form), await _uploads(form.getlist("evidence_file")))
-        csrf = posted.one("csrf")
-        if not ui.sessions.csrf_ok(session, csrf):
-            message = "refused: the form's CSRF token is missing or wrong (reload the page)"
-            return None, posted, ui.render(request, "error.html", session, 403, message=message)
+        async with request.form(max_part_size=_MAX_FIELD) as form:
+            posted = _Posted(_fields(form), [])
+            if not ui.sessions.csrf_ok(session, posted.one("csrf")):
+                message = "refused: the form's CSRF token is missing or wrong (reload the page)"
+                return None, posted, ui.render(request, "error.html", session, 403, message=message)
+            # Only a checked form's files are kept, copied piece by piece.
+            folder = ui.node.directory.path / EVIDENCE_DIR
+            posted.files.extend(await _uploads(form.getlist("evidence_file"), folder))
         return session, posted, Response()
 
     @router.post("/logout", include_in_schema=False)
@@ -267,13 +292,15 @@ def add_actions(router: APIRouter, ui: WebUI) -> None:
         if posted.one("action") == "sign":
             return await _sign(request, session, kind, values)
         try:
-            evidence = _evidence(ui, posted.files)
             default = Tlp.AMBER if kind == "incident.notify" else Tlp.GREEN
-            body = body_from_form(kind, values, evidence)
+            tlp = tlp_from_form(values, default)
+            body = body_from_form(kind, values)
             extra = recipients_from_form(values) if kind in SEALABLE_COMPOSED else []
-            signed = ui.node.draft(
-                kind, body, tlp=tlp_from_form(values, default), pap=None, recipients=extra or None
-            )
+            if isinstance(body, IncidentNotify) and posted.files:
+                # Every field checked first; then each file is sealed and uploaded.
+                evidence = await run_in_threadpool(_evidence, ui, body.to, tlp, extra, posted.files)
+                body = body_from_form(kind, values, evidence)
+            signed = ui.node.draft(kind, body, tlp=tlp, pap=None, recipients=extra or None)
         except DetenteError as exc:
             return compose_page(request, session, kind, values, error=str(exc), status_code=400)
         payload = encode_statement(signed.statement)
@@ -379,19 +406,47 @@ def _sync(ui: WebUI) -> dict[str, Any]:
         return ui.node.sync()
 
 
-async def _uploads(items: Sequence[Any]) -> list[tuple[str, str, bytes]]:
-    """(file name, media type, bytes) of each non-empty uploaded file."""
+async def _uploads(items: Sequence[Any], folder: Path) -> list[tuple[str, str, Path]]:
+    """Keep each non-empty uploaded file in ``folder`` (named by its SHA-256 and its name),
+    copied and hashed piece by piece: (file name, media type, path)."""
     found = []
     for upload in items:
-        if isinstance(upload, UploadFile) and upload.filename:
-            data = await upload.read()
-            if data:
-                found.append((upload.filename, upload.content_type or "", data))
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        folder.mkdir(exist_ok=True)
+        incoming = folder / f".incoming-{secrets.token_hex(8)}"
+        digest, size = hashlib.sha256(), 0
+        try:
+            with incoming.open("xb") as out:
+                while piece := await upload.read(_COPY_CHUNK):
+                    digest.update(piece)
+                    size += len(piece)
+                    out.write(piece)
+            if size == 0:
+                continue
+            kept = folder / stored_name(digest.digest(), upload.filename)
+            incoming.replace(kept)
+        finally:
+            incoming.unlink(missing_ok=True)
+        found.append((upload.filename, upload.content_type or "", kept))
     return found
 
 
-def _evidence(ui: WebUI, files: Sequence[tuple[str, str, bytes]]) -> list[dict[str, Any]]:
-    return [
-        keep_evidence(ui.node.directory.path, name, data, media_type or "application/octet-stream")
-        for name, media_type, data in files
-    ]
+def _evidence(
+    ui: WebUI,
+    to: Sequence[str],
+    tlp: Tlp,
+    extra: Sequence[str],
+    files: Sequence[tuple[str, str, Path]],
+) -> list[dict[str, Any]]:
+    """Each uploaded file kept on this node, sealed to the incident's readers and uploaded
+    to the hub; the wire form of its reference."""
+    node = ui.node
+    readers = incident_readers(node.state(), node.party, to, tlp=tlp, recipients=extra)
+    found = []
+    for name, media_type, kept in files:
+        ref = attach_evidence(
+            node, kept, readers, media_type=media_type or None, name=safe_name(name)
+        )
+        found.append(ref.model_dump(mode="json", exclude_none=True))
+    return found

@@ -8,10 +8,8 @@ something the API would refuse to parse. Errors are :class:`MalformedError` with
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from detente.errors import MalformedError
@@ -23,8 +21,6 @@ __all__ = [
     "SEALABLE_COMPOSED",
     "FormData",
     "body_from_form",
-    "find_evidence",
-    "keep_evidence",
     "recipients_from_form",
     "tlp_from_form",
 ]
@@ -45,9 +41,6 @@ SEALABLE_COMPOSED = frozenset({"incident.notify", "incident.respond", "consultat
 
 #: Form data: each field's values (one for plain inputs, several for checkboxes).
 FormData = Mapping[str, Sequence[str]]
-
-_EVIDENCE_DIR = "evidence"
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _one(form: FormData, name: str) -> str | None:
@@ -175,33 +168,3 @@ def body_from_form(kind: str, form: FormData, evidence: Sequence[Mapping[str, An
     else:
         raise MalformedError(f"the web UI does not compose {kind!r}")
     return body_from_json(kind, _drop_none(body))
-
-
-def keep_evidence(node_dir: Path, name: str, data: bytes, media_type: str) -> dict[str, Any]:
-    """Store an uploaded evidence file in the node's ``evidence/`` directory; its reference."""
-    if not data:
-        raise MalformedError(f"evidence file {name!r} is empty")
-    digest = hashlib.sha256(data).hexdigest()
-    safe = _SAFE_NAME.sub("-", Path(name).name).strip("-.") or "evidence"
-    folder = node_dir / _EVIDENCE_DIR
-    folder.mkdir(exist_ok=True)
-    (folder / f"{digest[:16]}-{safe}").write_bytes(data)
-    return {
-        "sha256": digest,
-        "name": safe[:200],
-        "media_type": media_type or "application/octet-stream",
-        "size": len(data),
-    }
-
-
-def find_evidence(node_dir: Path, sha256: bytes) -> bytes | None:
-    """The bytes of an evidence file this node holds whose SHA-256 is ``sha256``, or None."""
-    folder = node_dir / _EVIDENCE_DIR
-    if not folder.is_dir():
-        return None
-    for path in sorted(folder.iterdir()):
-        if path.is_file():
-            data = path.read_bytes()
-            if hashlib.sha256(data).digest() == sha256:
-                return data
-    return None

@@ -6,15 +6,15 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 
-from detente.errors import DetenteError, MalformedError, NotFoundError
+from detente.errors import DetenteError, MalformedError, NotFoundError, VerificationError
 from detente.group import views
 from detente.group.norms import FRAMEWORKS, GROUP_FRAMEWORK, search_norms
 from detente.group.state import AgreementStatus, GroupState, Incident
 from detente.node.api import subject_of
+from detente.node.evidence import fetch_evidence, find_evidence, is_reader
 from detente.node.web import chart
-from detente.node.web.forms import find_evidence
 from detente.node.web.health import LogHealth, Witnessed, log_health, logged_at
 from detente.node.web.receipt import check_receipt
 from detente.node.web.sealed import body_for_page, incident_titles, shown_incident
@@ -168,11 +168,14 @@ def add_pages(router: APIRouter, ui: WebUI) -> None:
         shown = shown_incident(
             incident, None if incident.sealed is None else ui.node.opened(incident.index)
         )
-        recipient = ui.node.party == incident.author or ui.node.party in incident.to
+        recipient = is_reader(state, ui.node.party, incident)
+        # A reader downloads what the hub holds (fetched, decrypted and verified on demand)
+        # or what this node holds; only out-of-band files are looked for here.
         evidence = [
             {
                 "e": e,
-                "held": recipient and find_evidence(ui.node.directory.path, e.sha256) is not None,
+                "held": recipient
+                and (e.blob is not None or find_evidence(ui.node.directory.path, e) is not None),
             }
             for e in shown.evidence
         ]
@@ -216,27 +219,33 @@ def add_pages(router: APIRouter, ui: WebUI) -> None:
             digest = bytes.fromhex(sha256)
         except (NotFoundError, ValueError) as exc:
             return ui.render(request, "error.html", session, 404, message=str(exc))
+        if not is_reader(state, ui.node.party, found):
+            readers = "every member" if found.sealed is None else ", ".join(found.sealed.recipients)
+            message = (
+                f"only the readers of incident {found.id} ({readers}) can download its "
+                f"evidence; {ui.node.party} is not one of them"
+            )
+            return ui.render(request, "error.html", session, 403, message=message)
         shown = shown_incident(found, None if found.sealed is None else ui.node.opened(found.index))
         ref = next((e for e in shown.evidence if e.sha256 == digest), None)
-        recipient = ui.node.party == found.author or ui.node.party in found.to
-        data = (
-            None if ref is None or not recipient else find_evidence(ui.node.directory.path, digest)
-        )
-        if ref is None or data is None:
-            return ui.render(
-                request,
-                "error.html",
-                session,
-                404,
-                message="this node holds no such evidence file for you",
-            )
-        return Response(
-            data,
+        if ref is None:
+            message = f"incident {found.id} names no evidence file {sha256} that this node can read"
+            return ui.render(request, "error.html", session, 404, message=message)
+        try:
+            path = fetch_evidence(ui.node, ref)
+        except NotFoundError as exc:
+            return ui.render(request, "error.html", session, 404, message=str(exc))
+        except VerificationError as exc:
+            message = f"the evidence does not verify, so it is not served: {exc}"
+            return ui.render(request, "error.html", session, 502, message=message)
+        except DetenteError as exc:
+            message = f"the evidence cannot be fetched from the hub: {exc}"
+            return ui.render(request, "error.html", session, 502, message=message)
+        return FileResponse(
+            path,
             media_type="application/octet-stream",
-            headers={
-                "Content-Disposition": f'attachment; filename="{ref.name}"',
-                "X-Content-Type-Options": "nosniff",
-            },
+            filename=ref.name,
+            headers={"X-Content-Type-Options": "nosniff"},
         )
 
     @router.get("/norms", include_in_schema=False)

@@ -13,9 +13,12 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from rich.console import Console
 
+from detente.crypto.age import Identity
 from detente.group.state import GroupState
 from detente.group.views import sealed_note
+from detente.node.blobs import BlobClient
 from detente.node.config import NodeDir
 from detente.node.speaker import Said, Speaker
 from detente.node.web.session import COOKIE, Session, Sessions
@@ -68,6 +71,10 @@ class WebNode(Protocol):
     def opened(self, index: int) -> Body | None: ...
 
     def revealed(self) -> dict[int, Body]: ...
+
+    def identities(self) -> list[Identity]: ...
+
+    def blob_client(self, console: Console | None = None) -> BlobClient: ...
 
     def sync(self) -> dict[str, Any]: ...
 
