@@ -84,7 +84,10 @@ def _node_digest(path: Path) -> tuple[int, str]:
         return state.size, state.digest().hex()
 
 
-def test_hub_witness_and_two_nodes_as_processes(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _seeded_hub(tmp_path: Path) -> Iterator[tuple[httpx.Client, HubDir, list[bytes]]]:
+    """A witness and a hub, each its own process, with the seed scenario logged through the
+    hub's HTTP API: (a client of the hub, its directory, the entries)."""
     witness_port, hub_port = _free_port(), _free_port()
     witness_url, hub_url = f"http://127.0.0.1:{witness_port}", f"http://127.0.0.1:{hub_port}"
     witness_dir, hub_path = tmp_path / "witness", tmp_path / "hub"
@@ -103,38 +106,46 @@ def test_hub_witness_and_two_nodes_as_processes(tmp_path: Path) -> None:
         _, published = found(hub_dir, entries[0])
         assert published
         hub_args = ("hub", "serve", "--data", str(hub_path), "--port", str(hub_port))
-        with _serving(hub_url + "/v1/state", *hub_args), httpx.Client(base_url=hub_url) as http:
-            content = b"[" + b",".join(entries[1:]) + b"]"
+        with (
+            _serving(hub_url + "/v1/state", *hub_args),
+            httpx.Client(base_url=hub_url, timeout=30) as http,
+        ):
             answer = http.post(
                 "/v1/statements/batch",
-                content=content,
+                content=b"[" + b",".join(entries[1:]) + b"]",
                 headers={"Content-Type": "application/json"},
                 params={"wait": "receipt"},
             )
             assert answer.status_code == 201, answer.text
-            served = http.get("/v1/state").json()
-            assert served["size"] == len(entries)
+            yield http, hub_dir, entries
 
-            for party in (BLUELAND, REDLAND):
-                key_file = tmp_path / f"{party}.key"
-                write_secret(key_file, Ed25519Signer(party, party_key(party)).skey())
-                node = tmp_path / f"node-{party}"
-                made = _detente(
-                    "node", "init", party, "--hub", hub_url, "--node", str(node),
-                    "--key", str(key_file), "--log-vkey", hub_dir.log.vkey,
-                )  # fmt: skip
-                assert made.returncode == 0, made.stderr
-                synced = _detente("node", "sync", "--node", str(node))
-                assert synced.returncode == 0, synced.stdout + synced.stderr
-                assert _node_digest(node) == (len(entries), served["digest"])
 
-            # A full re-sync from an empty node database reaches the same digest.
-            (tmp_path / f"node-{REDLAND}" / "node.db").unlink()
-            for suffix in ("-wal", "-shm"):
-                (tmp_path / f"node-{REDLAND}" / f"node.db{suffix}").unlink(missing_ok=True)
-            again = _detente("node", "sync", "--node", str(tmp_path / f"node-{REDLAND}"))
-            assert again.returncode == 0, again.stdout + again.stderr
-            assert _node_digest(tmp_path / f"node-{REDLAND}") == (len(entries), served["digest"])
+def test_hub_witness_and_two_nodes_as_processes(tmp_path: Path) -> None:
+    with _seeded_hub(tmp_path) as (http, hub_dir, entries):
+        hub_url = str(http.base_url).rstrip("/")
+        served = http.get("/v1/state").json()
+        assert served["size"] == len(entries)
+
+        for party in (BLUELAND, REDLAND):
+            key_file = tmp_path / f"{party}.key"
+            write_secret(key_file, Ed25519Signer(party, party_key(party)).skey())
+            node = tmp_path / f"node-{party}"
+            made = _detente(
+                "node", "init", party, "--hub", hub_url, "--node", str(node),
+                "--key", str(key_file), "--log-vkey", hub_dir.log.vkey,
+            )  # fmt: skip
+            assert made.returncode == 0, made.stderr
+            synced = _detente("node", "sync", "--node", str(node))
+            assert synced.returncode == 0, synced.stdout + synced.stderr
+            assert _node_digest(node) == (len(entries), served["digest"])
+
+        # A full re-sync from an empty node database reaches the same digest.
+        (tmp_path / f"node-{REDLAND}" / "node.db").unlink()
+        for suffix in ("-wal", "-shm"):
+            (tmp_path / f"node-{REDLAND}" / f"node.db{suffix}").unlink(missing_ok=True)
+        again = _detente("node", "sync", "--node", str(tmp_path / f"node-{REDLAND}"))
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert _node_digest(tmp_path / f"node-{REDLAND}") == (len(entries), served["digest"])
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
@@ -150,37 +161,11 @@ def test_nodes_serving_as_processes_speak_and_follow_the_hub(tmp_path: Path) -> 
     Blueland pings Redland through its node's API, Redland's node acks on its own, and both
     nodes' state digests equal the hub's; so does Redland's after a restart on an empty
     database."""
-    witness_port, hub_port = _free_port(), _free_port()
-    witness_url, hub_url = f"http://127.0.0.1:{witness_port}", f"http://127.0.0.1:{hub_port}"
-    witness_dir, hub_path = tmp_path / "witness", tmp_path / "hub"
-    witness_vkey = witness_config.init(witness_dir, "detente.test/witness")
-    hub_dir = HubDir.create(hub_path, ORIGIN)
-    witness_config.add_log(witness_dir, hub_dir.log.vkey)
-    entries = build_seed_scenario(
-        issued_start(),
-        log_origin=ORIGIN,
-        log_vkey=hub_dir.log.vkey,
-        witnesses=[WitnessKey(vkey=witness_vkey, url=witness_url)],
-        witness_quorum=1,
-    )
     ports = {BLUELAND: _free_port(), REDLAND: _free_port()}
     nodes = {party: tmp_path / f"node-{party}" for party in ports}
-    witness_args = ("witness", "serve", "--data", str(witness_dir), "--port", str(witness_port))
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_serving(witness_url + "/add-checkpoint", *witness_args))
-        _, published = found(hub_dir, entries[0])
-        assert published
-        hub_args = ("hub", "serve", "--data", str(hub_path), "--port", str(hub_port))
-        stack.enter_context(_serving(hub_url + "/v1/state", *hub_args))
-        hub = stack.enter_context(httpx.Client(base_url=hub_url, timeout=30))
-        batch = b"[" + b",".join(entries[1:]) + b"]"
-        answer = hub.post(
-            "/v1/statements/batch",
-            content=batch,
-            headers={"Content-Type": "application/json"},
-            params={"wait": "receipt"},
-        )
-        assert answer.status_code == 201, answer.text
+        hub, hub_dir, entries = stack.enter_context(_seeded_hub(tmp_path))
+        hub_url = str(hub.base_url).rstrip("/")
 
         def serve(party: str) -> subprocess.Popen[bytes]:
             args = ("node", "serve", "--node", str(nodes[party]), "--every", "0.5",
