@@ -205,6 +205,19 @@ def test_async_flush_and_refusal(store: LogStore) -> None:
     assert asyncio.run(main()) == [0, 1, 2]
 
 
+def test_close_pool_commits_a_batch_without_the_delay(store: LogStore) -> None:
+    seq = Sequencer(store, SIGNER, ORIGIN, max_batch=4096, max_delay=60.0)
+
+    async def main() -> list[int]:
+        seq.close_pool()  # nothing queued: nothing to do
+        futures = [seq.submit(e) for e in _entries(0, 5)]
+        seq.close_pool()
+        return list(await asyncio.wait_for(asyncio.gather(*futures), 10.0))
+
+    assert asyncio.run(main()) == list(range(5))
+    assert [c.size for c in store.checkpoints()] == [0, 5]
+
+
 def test_async_errors_reach_every_waiter(store: LogStore) -> None:
     seq = Sequencer(store, SIGNER, ORIGIN, max_batch=2, max_delay=0.01)
     with store.engine.begin() as conn:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum, StrEnum
-from typing import TypeVar
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pyrsistent import PMap, PVector
@@ -305,9 +306,7 @@ class GroupState:
 
     def canonical(self) -> bytes:
         """The canonical encoding of the whole state (sorted-key compact JSON, UTF-8)."""
-        return json.dumps(
-            _plain(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        return _encode(self).encode()
 
     def digest(self) -> bytes:
         """SHA-256 of the canonical encoding: equal for any two replays of the same log."""
@@ -333,6 +332,113 @@ def _replace(obj: _T, /, **changes: object) -> _T:
     if changes:
         raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(changes))}")
     return new
+
+
+# -- the canonical encoding ---------------------------------------------------------------
+#
+# ``GroupState.canonical()`` is the JSON text ``json.dumps(_plain(state), sort_keys=True,
+# separators=(",", ":"), ensure_ascii=False)`` (``_plain`` below is that definition), written
+# without building the intermediate dicts and lists: one encoder per type, chosen by the same
+# tests in the same order as ``_plain``, each returning the exact text ``json.dumps`` writes
+# for that part. A dataclass's fields are read from the class (``dataclasses.fields``), so a
+# field added to any of them is encoded without a change here.
+
+_Encoder = Callable[[Any], str]
+_ENCODERS: dict[type, _Encoder] = {}
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_quote = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
+
+
+def _encode(value: object) -> str:
+    """``json.dumps(_plain(value), sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``, faster."""
+    encoder = _ENCODERS.get(type(value))
+    if encoder is None:
+        encoder = _encoder_for(type(value))
+    return encoder(value)
+
+
+def _encoder_for(cls: type) -> _Encoder:
+    # The tests of ``_plain``, in its order, asked of the type: every one of them depends on
+    # the type alone.
+    encoder: _Encoder
+    if cls is type(None):
+        encoder = _encode_null
+    elif issubclass(cls, bool | int | str):
+        if issubclass(cls, Enum):
+            encoder = _encode_enum
+        elif issubclass(cls, bool):
+            encoder = _encode_bool
+        elif issubclass(cls, int):
+            encoder = int.__repr__
+        else:
+            encoder = _quote
+    elif issubclass(cls, bytes):
+        encoder = _encode_bytes
+    elif issubclass(cls, dt.datetime):
+        encoder = _encode_time
+    elif issubclass(cls, BaseModel):
+        encoder = _encode_model
+    elif is_dataclass(cls) and not issubclass(cls, type):
+        encoder = _dataclass_encoder(cls)
+    elif issubclass(cls, Mapping):
+        encoder = _encode_mapping
+    elif issubclass(cls, Sequence):
+        encoder = _encode_sequence
+    else:
+        raise TypeError(f"no canonical encoding for {cls.__name__}")
+    _ENCODERS[cls] = encoder
+    return encoder
+
+
+def _encode_null(value: None) -> str:
+    return "null"
+
+
+def _encode_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _encode_enum(value: Enum) -> str:
+    return _encode(value.value)
+
+
+def _encode_bytes(value: bytes) -> str:
+    return f'"{value.hex()}"'  # hex digits need no escape
+
+
+def _encode_time(value: dt.datetime) -> str:
+    return _quote(format_time(value))
+
+
+def _encode_model(value: BaseModel) -> str:
+    return _JSON.encode(value.model_dump(mode="json", exclude_none=True))
+
+
+def _encode_mapping(value: Mapping[object, object]) -> str:
+    # A dict first, as ``_plain`` builds it (two keys with one spelling: the last one wins).
+    plain = {_key(key): item for key, item in value.items()}
+    return (
+        "{"
+        + ",".join([f"{_quote(key)}:{_encode(item)}" for key, item in sorted(plain.items())])
+        + "}"
+    )
+
+
+def _encode_sequence(value: Sequence[object]) -> str:
+    return "[" + ",".join([_encode(item) for item in value]) + "]"
+
+
+def _dataclass_encoder(cls: type) -> _Encoder:
+    names = sorted(f.name for f in fields(cls))
+    if not names:
+        return lambda value: "{}"
+    template = "{" + ",".join(_quote(name).replace("%", "%%") + ":%s" for name in names) + "}"
+    if len(names) == 1:
+        name = names[0]
+        return lambda value: template % _encode(getattr(value, name))
+    get = attrgetter(*names)
+    return lambda value: template % tuple([_encode(item) for item in get(value)])
 
 
 def _plain(value: object) -> object:

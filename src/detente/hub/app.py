@@ -49,9 +49,8 @@ from detente.errors import (
 )
 from detente.hub import views
 from detente.hub.auth import Grant
-from detente.hub.blobs import BlobStore, create_blob_router
+from detente.hub.blobs import create_blob_router
 from detente.hub.instance import Hub, tuned_gc
-from detente.hub.sealing import check_sealed_blobs
 from detente.hub.service import BatchRefusedError
 from detente.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers, status_for
 from detente.statements.envelope import MAX_ENTRY_SIZE, PAYLOAD_TYPE, split_canonical_array
@@ -284,8 +283,6 @@ def create_hub_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     # Encrypted evidence blobs: ciphertext only, members only.
     app.include_router(create_blob_router(hub.directory.path, lambda request: _grant(hub, request)))
-    # A sealed statement is logged only once the hub holds its ciphertext (``blob-missing``).
-    blob_store = BlobStore(hub.directory.path / "blobs")
 
     async def receipts(indices: list[int], wait: str | None) -> dict[str, Any] | None:
         if wait is None:
@@ -319,7 +316,6 @@ def create_hub_app(hub: Hub) -> FastAPI:
     async def submit(request: Request, wait: WaitQuery = None) -> Response:
         _media_type(request, STATEMENT_MEDIA_TYPES)
         entry = await _body(request, MAX_ENTRY_SIZE)
-        check_sealed_blobs([entry], blob_store.stored)
         [index] = await service.submit([entry])
         extra = await receipts([index], wait)
         body: dict[str, Any] = {"index": index}
@@ -340,7 +336,6 @@ def create_hub_app(hub: Hub) -> FastAPI:
     async def submit_batch(request: Request, wait: WaitQuery = None) -> Response:
         _media_type(request, ("application/json",))
         entries = _batch_entries(await _body(request, settings.max_batch_body), settings.max_batch)
-        check_sealed_blobs(entries, blob_store.stored, batch=True)
         indices = await service.submit(entries, batch=True)
         return accepted(indices, await receipts(indices, wait), wait is not None)
 

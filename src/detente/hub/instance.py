@@ -19,7 +19,7 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -28,8 +28,10 @@ from detente.errors import ConflictError, MalformedError, StorageError
 from detente.group.rules import genesis
 from detente.group.state import GroupState
 from detente.hub.auth import Authenticator
+from detente.hub.blobs import BlobStore
 from detente.hub.config import HubDir
 from detente.hub.replay import Progress, replay
+from detente.hub.sealing import check_sealed_blobs
 from detente.hub.service import HubService, load_state
 from detente.hub.snapshot import SnapshotStore
 from detente.tlog.note import parse_vkey
@@ -100,6 +102,16 @@ def _publisher(
     return Publisher(store, clients, state.witness_quorum)
 
 
+def _blobs_stored(hub: HubDir) -> Callable[[Sequence[bytes], bool], None]:
+    """The service's last check: every blob a statement names is stored (``blob-missing``)."""
+    store = BlobStore(hub.path / "blobs")
+
+    def admit(entries: Sequence[bytes], batch: bool) -> None:
+        check_sealed_blobs(entries, store.stored, batch=batch)
+
+    return admit
+
+
 def _sequencer(
     hub: HubDir, store: LogStore, state: GroupState, http: httpx.Client, clock: Clock
 ) -> Sequencer:
@@ -151,6 +163,7 @@ def open_hub(hub: HubDir, *, clock: Clock = time.time) -> Iterator[Hub]:
             snapshots=snapshots,
             clock=clock,
             snapshot_every=settings.snapshot_every,
+            admit=_blobs_stored(hub),
         )
         auth = Authenticator(
             hub.log.config.origin,

@@ -1,45 +1,60 @@
-"""The hub's check of sealed statements: their ciphertext must already be stored as a blob.
+"""The hub's check that every blob a statement names is already stored on the hub.
 
-A sealed statement (``detente.statements.sealing``) names its ciphertext by SHA-256 and size;
-the recipients fetch it from the hub. So the hub refuses a sealed statement whose blob it does
-not hold, or holds with another size (rule ``blob-missing``, 422, nothing stored): every
-recipient of a logged sealed statement can fetch what it was sent.
+Recipients fetch ciphertext from the hub, so a statement that names a blob the hub does not
+hold (or holds with another size) is refused (rule ``blob-missing``, 422, nothing stored):
 
-The same holds for evidence files (``Evidence.blob``) of an incident that is NOT sealed: its
-evidence list is readable, so the hub refuses it (``blob-missing``) when it does not hold a
-blob the list names. The evidence of a sealed incident is inside the ciphertext, which the hub
-cannot read: its recipients verify what they download.
+- a sealed body (``detente.statements.sealing``): its ciphertext;
+- an ``intel.share``: its STIX bundle (age-encrypted);
+- an incident that is NOT sealed: every evidence file with a ``blob`` (the evidence of a
+  sealed incident is inside the ciphertext, which the hub cannot read; its recipients verify
+  what they download).
 
-The hub app runs it on both submit endpoints before ``HubService.submit``. Cheap for the
-other statements: only the envelope is decoded, and its canonical payload is searched for the
-``"sealed":{`` and ``"evidence":[{`` members (keys the canonical JSON spells exactly so;
-inside a string the quotes would be escaped); only a payload that has one is parsed.
+The hub app runs it on both submit endpoints before ``HubService.submit``. It must cost next
+to nothing for the statements that name no blob (pings, votes, answers): all of these members
+are spelled ``"blob":"`` in the canonical payload, and the payload is base64 inside the
+entry, so the entry's own bytes are searched for the base64 of that key at each of its three
+possible alignments. Only an entry where one is found is parsed (a false match just costs a
+parse); an entry that does not parse is left to the group rules, which refuse it properly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import base64
+from collections.abc import Callable, Iterator, Sequence
 
 from detente.crypto.blob import BlobRef
 from detente.errors import DetenteError, RejectedError
 from detente.hub.service import BatchRefusedError
-from detente.statements.envelope import Envelope
-from detente.statements.kinds import IncidentNotify, SealableBody
+from detente.statements.kinds import Body, IncidentNotify, IntelShare, SealableBody
 from detente.statements.payload import open_entry
 
-__all__ = ["check_sealed_blobs"]
+__all__ = ["base64_patterns", "check_sealed_blobs"]
 
-_SEALED_MEMBER = b'"sealed":{'
-_EVIDENCE_MEMBER = b'"evidence":[{'
+_BLOB_MEMBER = b'"blob":"'
+_UPLOAD_FIRST = "upload its ciphertext first (POST /v1/blobs/uploads), so every reader can fetch it"
+
+
+def base64_patterns(needle: bytes) -> tuple[bytes, ...]:
+    """What base64 text holds ``needle`` wherever it sits in the encoded bytes: for each of
+    the three alignments, the 4-character groups made of needle bytes only."""
+    patterns = []
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + needle)
+        first = -(-offset // 3)  # the first group holding no padding byte
+        last = (offset + len(needle)) // 3  # groups before this one end inside the needle
+        patterns.append(encoded[4 * first : 4 * last])
+    return tuple(patterns)
+
+
+_PATTERNS = base64_patterns(_BLOB_MEMBER)
 
 
 def check_sealed_blobs(
     entries: Sequence[bytes], stored: Callable[[bytes], BlobRef | None], *, batch: bool = False
 ) -> None:
-    """Refuse (``blob-missing``) the first sealed entry whose ciphertext ``stored`` lacks.
+    """Refuse (``blob-missing``) the first entry naming a blob that ``stored`` lacks.
 
-    ``stored(sha256)`` is the hub's blob store lookup. Entries that do not parse are left to
-    the group rules, which refuse them with the right rule. With ``batch`` the refusal is a
+    ``stored(sha256)`` is the hub's blob store lookup. With ``batch`` the refusal is a
     ``BatchRefusedError`` naming the position.
     """
     for position, entry in enumerate(entries):
@@ -52,41 +67,35 @@ def check_sealed_blobs(
 
 
 def _check(entry: bytes, stored: Callable[[bytes], BlobRef | None]) -> None:
-    try:
-        payload = Envelope.from_bytes(entry).payload
-    except DetenteError:
-        return
-    if _SEALED_MEMBER not in payload and _EVIDENCE_MEMBER not in payload:
+    if not any(pattern in entry for pattern in _PATTERNS):
         return
     try:
         statement = open_entry(entry).statement
     except DetenteError:
         return
-    body = statement.body
+    for sha256, size, what in _blobs_named(statement.body):
+        held = stored(sha256)
+        if held is None:
+            raise RejectedError(
+                "blob-missing",
+                f"{what} of this {statement.kind} is blob {sha256.hex()}, which the hub does "
+                f"not hold: {_UPLOAD_FIRST}",
+            )
+        if size is not None and held.size != size:
+            raise RejectedError(
+                "blob-missing",
+                f"blob {sha256.hex()} has {held.size} bytes on the hub, but the statement says "
+                f"{size}",
+            )
+
+
+def _blobs_named(body: Body) -> Iterator[tuple[bytes, int | None, str]]:
+    """(SHA-256, size if the statement states it, what it is) of every blob ``body`` names."""
+    if isinstance(body, SealableBody) and body.sealed is not None:
+        yield body.sealed.blob, body.sealed.size, "the sealed content"
+    if isinstance(body, IntelShare):
+        yield body.blob, body.size, "the shared bundle"
     if isinstance(body, IncidentNotify) and body.sealed is None:
         for evidence in body.evidence or ():
-            if evidence.blob is not None and stored(evidence.blob) is None:
-                raise RejectedError(
-                    "blob-missing",
-                    f"evidence {evidence.name!r} of this incident is blob "
-                    f"{evidence.blob.hex()}, which the hub does not hold: upload its "
-                    "ciphertext first (POST /v1/blobs/uploads), so every reader can fetch it",
-                )
-        return
-    if not isinstance(body, SealableBody) or body.sealed is None:
-        return
-    sealed = body.sealed
-    held = stored(sealed.blob)
-    if held is None:
-        raise RejectedError(
-            "blob-missing",
-            f"the sealed content of this {statement.kind} is blob {sealed.blob.hex()}, which "
-            "the hub does not hold: upload the ciphertext first (POST /v1/blobs/uploads), so "
-            "every recipient can fetch it",
-        )
-    if held.size != sealed.size:
-        raise RejectedError(
-            "blob-missing",
-            f"blob {sealed.blob.hex()} has {held.size} bytes on the hub, but the statement says "
-            f"{sealed.size}",
-        )
+            if evidence.blob is not None:
+                yield evidence.blob, None, f"evidence {evidence.name!r}"

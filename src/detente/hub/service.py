@@ -6,7 +6,12 @@ clock) and, only if every one of them is accepted, all are queued to the sequenc
 same order (:meth:`Sequencer.submit` queues synchronously). So the order in which statements
 are applied is the order of the log, and a refused statement is never queued: nothing of it
 is stored. The lock is released before the batch commits, so concurrent requests pool into
-one log batch.
+one log batch; a request of several statements (a batch of its own) has the sequencer commit
+at once rather than wait out its pooling delay.
+
+``admit(entries, batch)``, if given, is a last check of a request the rules accepted whole,
+made before anything is queued; it refuses by raising (the hub checks that the blobs the
+statements name are stored: ``detente.hub.sealing``).
 
 If a log batch fails to commit, the sequencer fails it and everything queued behind it; the
 next request to take the lock finds that out and reloads the state from the log (the truth)
@@ -97,8 +102,10 @@ class HubService:
         clock: Callable[[], float] = time.time,
         snapshot_every: int = 10_000,
         verify_workers: int | None = None,
+        admit: Callable[[Sequence[bytes], bool], None] | None = None,
     ) -> None:
         self._sequencer = sequencer
+        self._admit = admit
         self._store = sequencer.store
         self._state = state
         self._snapshots = snapshots
@@ -163,7 +170,11 @@ class HubService:
                         if batch:
                             raise BatchRefusedError(position, exc) from exc
                         raise
+                if self._admit is not None:  # e.g. the blobs named must be stored
+                    self._admit(entries, batch)
                 futures = [self._sequencer.submit(entry) for entry in entries]
+                if len(futures) > 1:  # a batch of its own: no need to wait for others to pool
+                    self._sequencer.close_pool()
                 self._state = state
                 if futures:
                     # Only the state after the whole request is kept for a snapshot: holding

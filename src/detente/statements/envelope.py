@@ -18,12 +18,17 @@ by the public key, the keyid, the signature bytes and the SHA-256 of the whole s
 (``pae``). ``verify_signature`` answers from that memo when the very same key, signature and
 message verified before, so a hit is exactly as strong as verifying again; a failure is never
 remembered, and ``verify_signature`` remembers nothing itself.
+
+``Envelope.from_bytes`` keeps the last few thousand envelopes it read through the canonical
+fast path, by their exact bytes (an envelope is immutable and a function of its bytes): an
+entry parsed to pre-verify it is not parsed again to apply it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 import threading
@@ -69,6 +74,9 @@ _KEY_SIZE = 32
 #: Successful pre-verifications remembered (the oldest is forgotten first): two hub batches of
 #: the largest size (1,024), with room to spare; about 300 bytes each.
 _MEMO_SIZE = 8192
+#: Envelopes parsed lately, by their exact bytes: an entry is parsed once to pre-verify it and
+#: again to apply it (hub batches of 1,024 at most; node bundles of 256).
+_PARSED_SIZE = 4096
 #: Pairs per task when ``preverify`` spreads the work over an executor.
 _PREVERIFY_CHUNK = 32
 # The canonical layout, for the fast path of ``Envelope.from_bytes``: an entry that matches it
@@ -156,8 +164,13 @@ class Envelope:
         if len(data) > MAX_ENTRY_SIZE:
             raise TooLargeError(f"an entry is at most {MAX_ENTRY_SIZE} bytes, not {len(data)}")
         if type(data) is bytes:
+            envelope = _PARSED.get(data) if cls is Envelope else None
+            if envelope is not None:
+                return envelope
             envelope = cls._from_canonical(data)
             if envelope is not None:
+                if cls is Envelope:
+                    _remember_parsed(data, envelope)
                 return envelope
         text, obj = load_json(data, "envelope")
         if not isinstance(obj, dict):
@@ -301,8 +314,15 @@ def preverify_entries(
     """Pre-verify every signature in the log ``entries`` whose keyid is in ``keys``.
 
     ``keys`` maps keyids to raw public keys (the speaking parties' current keys). An entry
-    that does not parse is skipped: whoever applies it parses it again and refuses it.
+    that does not parse is skipped: whoever applies it parses it again and refuses it. With
+    ``executor`` each chunk of entries is parsed and verified by one task, so one chunk's
+    signatures are verified while the next chunk is parsed.
     """
+    if executor is not None and len(entries) > _PREVERIFY_CHUNK:
+        chunks = [
+            entries[i : i + _PREVERIFY_CHUNK] for i in range(0, len(entries), _PREVERIFY_CHUNK)
+        ]
+        return sum(executor.map(functools.partial(preverify_entries, keys=keys), chunks))
     pairs: list[tuple[Envelope, bytes]] = []
     for entry in entries:
         try:
@@ -346,6 +366,21 @@ def _verify(envelope: Envelope, public_key: bytes, *, remember: bool) -> None:
             return
     found = ", ".join(s.keyid for s in envelope.signatures)
     raise SignatureError(f"no signature by key {keyid} (signed by {found})")
+
+
+# Only what the canonical fast path accepted; an Envelope is immutable and is a function of
+# its bytes, so returning the one parsed before is parsing again. OrderedDict's methods are
+# atomic under the GIL: safe to share between threads.
+_PARSED: OrderedDict[bytes, Envelope] = OrderedDict()
+
+
+def _remember_parsed(data: bytes, envelope: Envelope) -> None:
+    _PARSED[data] = envelope
+    while len(_PARSED) > _PARSED_SIZE:
+        try:
+            _PARSED.popitem(last=False)
+        except KeyError:  # emptied by another thread meanwhile
+            break
 
 
 _MemoKey = tuple[bytes, str, bytes, bytes]

@@ -278,6 +278,16 @@ class Sequencer:
             self._worker = loop.create_task(self._drain())
         return future
 
+    def close_pool(self) -> None:
+        """Commit what is queued now, without waiting out ``max_delay`` for more entries.
+
+        For a caller that has just queued a batch of its own (many entries at once): its
+        request has nothing to gain from the pooling delay. Entries queued before are
+        committed with it, in order. Must be called from the event loop's thread.
+        """
+        if self._pending and self._full is not None:
+            self._full.set()
+
     async def flush(self) -> None:
         """Integrate everything queued now, without waiting for ``max_delay``, and wait for
         the publication of the last checkpoint signed."""
