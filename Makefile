@@ -36,6 +36,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(PY) bench/tlog_bench.py
 	$(PY) bench/hub_bench.py
+	$(PY) bench/hub_growth.py
 	$(PY) bench/node_bench.py
 	$(PY) bench/blob_bench.py
 

@@ -1,0 +1,57 @@
+"""Hub batch ingest as the log grows: the time of each batch, against Ed25519 verification.
+
+Starts one hub (SQLite, a witness on loopback, as ``hub_bench.py`` does), sends N statements
+(default 30,000) in batches of 500 through ``POST /v1/statements/batch``, one batch after the
+other, and prints the mean time per batch and its rate as a ratio of the Ed25519 verification
+rate measured in the same run, for each group of six batches. Shows how ingest changes as the
+group state grows, and the pauses while a state snapshot is stored (every 10,000 entries).
+
+    .venv/bin/python bench/hub_growth.py [N]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from hub_bench import running_hub, verify_rate
+
+BATCH = 500
+GROUP = 6
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 30_000
+    verify = verify_rate()
+    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp), None) as (url, authors):
+        entries = [authors.next() for _ in range(count)]
+        bodies = [b"[" + b",".join(entries[i : i + BATCH]) + b"]" for i in range(0, count, BATCH)]
+        times = []
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for body in bodies:
+                begin = time.perf_counter()
+                answer = http.post(
+                    "/v1/statements/batch",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+                times.append(time.perf_counter() - begin)
+                if answer.status_code != 201:
+                    raise RuntimeError(f"hub refused a batch: {answer.text[:500]}")
+    print(f"baseline: Ed25519 verify {verify:,.0f} /s")
+    for first in range(0, len(times), GROUP):
+        part = times[first : first + GROUP]
+        rate = BATCH * len(part) / sum(part)
+        print(
+            f"log {first * BATCH:>7,}-{(first + len(part)) * BATCH:>7,}: "
+            f"{sum(part) / len(part) * 1000:6.1f} ms/batch, {rate:6,.0f} /s, "
+            f"{rate / verify:.2f}x verify"
+        )
+
+
+if __name__ == "__main__":
+    main()
