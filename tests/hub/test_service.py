@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -10,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from detente.errors import RejectedError, StorageError
-from detente.hub.config import HubDir
-from detente.hub.instance import found, open_hub
-from detente.hub.service import BatchRefusedError, load_state
+from detente.hub.config import SETTINGS_FILE, HubDir
+from detente.hub.instance import Hub, found, open_hub
+from detente.hub.service import SNAPSHOT_IDLE, BatchRefusedError, load_state
 from detente.hub.snapshot import SnapshotStore
 from detente.statements.kinds import ContactUpdate
 from group.scenario import BLUELAND, REDLAND, Chain, build_genesis
@@ -109,3 +110,58 @@ def test_close_stores_a_snapshot_that_restart_loads(tmp_path: Path) -> None:
             conn.execute(sa.text("UPDATE hub_snapshot SET mac = x'00'"))
         assert snapshots.load() is None
         assert load_state(hub.store, snapshots).digest() == digest
+
+
+def _snapshotting(path: Path, every: int) -> tuple[HubDir, Chain, dt.datetime]:
+    directory, chain, start = _founded(path)
+    settings = dataclasses.replace(directory.settings, snapshot_every=every)
+    (path / SETTINGS_FILE).write_text(settings.to_json(), encoding="utf-8")
+    return HubDir.open(path), chain, start
+
+
+def _stored(hub: Hub) -> int | None:
+    snapshots = SnapshotStore(hub.store.engine, hub.directory.log.signer.skey().encode())
+    stored = snapshots.stored()
+    return None if stored is None else stored[0]
+
+
+def test_a_due_snapshot_is_stored_once_the_hub_is_idle(tmp_path: Path) -> None:
+    directory, chain, start = _snapshotting(tmp_path / "hub", 4)
+    entries = [chain.make(REDLAND, EMPTY, start) for _ in range(5)]
+
+    async def main() -> None:
+        with open_hub(directory) as hub:
+            await hub.service.submit(entries, batch=True)
+            assert _stored(hub) == 1  # founding stored one; the next is due, not yet idle
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if _stored(hub) is not None:
+                    break
+            assert _stored(hub) == 6  # genesis and five entries, once idle
+            await hub.service.close()
+
+    asyncio.run(main())
+
+
+def test_under_sustained_ingest_a_snapshot_waits_until_the_log_doubles(tmp_path: Path) -> None:
+    directory, chain, start = _snapshotting(tmp_path / "hub", 4)
+
+    async def main() -> list[int | None]:
+        seen = []
+        with open_hub(directory) as hub:
+            for _ in range(12):  # one request every 0.1 s: never idle for SNAPSHOT_IDLE
+                await hub.service.submit([chain.make(REDLAND, EMPTY, start)])
+                seen.append(_stored(hub))
+                await asyncio.sleep(0.1)
+            await hub.service.close()
+        return seen
+
+    assert SNAPSHOT_IDLE > 0.5
+    seen = asyncio.run(main())
+    # Founding stored a snapshot at size 1. The next is due at 4 new entries (size 5) and,
+    # the log having grown by at least its size at the last snapshot, stored at once.
+    assert seen[:3] == [1, 1, 1]
+    assert seen[3] == 5 or seen[4] == 5
+    # The next one is due at size 9, but under ingest waits until size 10 (5 + 5).
+    assert 9 not in seen
+    assert seen[-1] == 10

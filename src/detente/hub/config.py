@@ -19,9 +19,9 @@ from pathlib import Path
 from detente.errors import MalformedError
 from detente.tlog.logdir import LogDir
 
-__all__ = ["HubDir", "HubSettings"]
+__all__ = ["SETTINGS_FILE", "HubDir", "HubSettings"]
 
-_SETTINGS = "hub.json"
+SETTINGS_FILE = "hub.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +83,13 @@ class HubDir:
         """Create the log key, log config and default settings in ``path``."""
         log = LogDir.create(path, origin, database)
         settings = HubSettings()
-        (path / _SETTINGS).write_text(settings.to_json(), encoding="utf-8")
+        (path / SETTINGS_FILE).write_text(settings.to_json(), encoding="utf-8")
         return cls(path, log, settings)
 
     @classmethod
     def open(cls, path: Path) -> HubDir:
         log = LogDir.open(path)
-        file = path / _SETTINGS
+        file = path / SETTINGS_FILE
         text = file.read_text(encoding="utf-8") if file.exists() else "{}"
         return cls(path, log, HubSettings.from_json(text))
 
