@@ -230,14 +230,14 @@ def test_sealed_content_an_addressee_cannot_read_is_refused(
 ) -> None:
     world = World()
     error = world.refused(BLUE, _sealed(body, BLUE, RED), "addressee-cannot-read", tlp=Tlp.AMBER)
-    assert f"addresses {missing}, who cannot read" in error.message
+    assert f"{missing} must be able to read this sealed" in error.message
 
 
 def test_a_sealed_answer_the_incidents_author_cannot_read_is_refused() -> None:
     world = _world_with_incident()
     answer = IncidentRespond(incident="inc-0", response=Response.DENY, text="Not us.")
     error = world.refused(RED, _sealed(answer, GREEN, RED), "addressee-cannot-read", tlp=Tlp.AMBER)
-    assert "blueland raised incident inc-0 but cannot read" in error.message
+    assert "blueland must be able to read this sealed incident.respond" in error.message
     state = world.ok(RED, _sealed(answer, BLUE, RED), tlp=Tlp.AMBER)
     reply = state.incidents["inc-0"].thread[-1]
     assert reply.text is None
@@ -398,7 +398,7 @@ def test_check_reshare_refuses_amber_for_the_whole_group() -> None:
     with pytest.raises(RejectedError) as caught:
         check_reshare(original, RED, Tlp.AMBER, None)
     assert caught.value.rule == "reshare-excluded"
-    assert "cannot be re-shared with the whole group, only with blueland, redland" in str(
+    assert "cannot go to the whole group in a re-share, only to blueland, redland" in str(
         caught.value
     )
     check_reshare(original, RED, Tlp.RED, (BLUE, RED))
@@ -422,3 +422,99 @@ def test_readers_of_a_statement() -> None:
     got = [readers_of(open_entry(e).statement) for e in entries]
     assert got == [(BLUE, RED), (BLUE, RED), None]
     assert [world.state.markings[i].readers for i in (1, 2, 3)] == got
+
+
+# -- statements about confidential incidents and consultations --------------------------------
+
+
+def _sealed_world(tlp: Tlp = Tlp.AMBER) -> World:
+    """Blueland sealed incident ``inc-s`` to Redland (``tlp``), and a consultation about it."""
+    world = World()
+    world.ok(BLUE, _sealed(_notify("inc-s"), BLUE, RED), tlp=tlp)
+    consult = ConsultationRequest(
+        id="consult-s", with_parties=(RED,), agenda="Talk.", incident="inc-s", proposed_times=()
+    )
+    world.ok(BLUE, _sealed(consult, BLUE, RED), tlp=tlp)
+    return world
+
+
+def _answer(text: str = "We deny it.") -> IncidentRespond:
+    return IncidentRespond(incident="inc-s", response=Response.DENY, text=text)
+
+
+@pytest.mark.parametrize("tlp", [Tlp.CLEAR, Tlp.GREEN])
+def test_an_answer_in_the_clear_cannot_lower_a_confidential_incident(tlp: Tlp) -> None:
+    world = _sealed_world()
+    error = world.refused(RED, _answer("Quoting your title back"), "tlp-lowered", tlp=tlp)
+    assert "the original is TLP:AMBER" in error.message
+    assert "a statement about incident inc-s" in error.message
+
+
+@pytest.mark.parametrize(
+    ("author", "body"),
+    [
+        (
+            BLUE,
+            ConsultationRequest(
+                id="consult-2",
+                with_parties=(RED,),
+                agenda="x",
+                incident="inc-s",
+                proposed_times=(),
+            ),
+        ),
+        (
+            BLUE,
+            SightingReport(
+                incident="inc-s",
+                indicators=(Indicator(type="ipv4-addr", value="198.51.100.7"),),
+                observed=True,
+                count=1,
+            ),
+        ),
+        (
+            RED,
+            ConsultationRecord(
+                consultation="consult-s",
+                held_at=START,
+                participants=(BLUE, RED),
+                summary="Minutes in the clear",
+            ),
+        ),
+    ],
+    ids=["consultation-about-it", "sighting-for-it", "record-of-its-consultation"],
+)
+def test_statements_about_confidential_content_keep_its_marking(author: str, body: Body) -> None:
+    world = _sealed_world()
+    world.refused(author, body, "tlp-lowered", tlp=Tlp.GREEN)
+
+
+def test_an_answer_cannot_reach_a_party_the_incident_excluded() -> None:
+    world = _sealed_world(Tlp.AMBER_STRICT)
+    error = world.refused(
+        RED, _sealed(_answer(), BLUE, GREEN, RED), "reshare-excluded", tlp=Tlp.RED
+    )
+    assert "its marking excludes greenland" in error.message
+    world.ok(RED, _sealed(_answer(), BLUE, RED), tlp=Tlp.RED)  # stricter, same readers: fine
+
+
+def test_a_green_incident_may_be_answered_in_the_clear() -> None:
+    world = _world_with_incident(Tlp.GREEN)
+    world.ok(RED, IncidentRespond(incident="inc-0", response=Response.ANSWER, text="Yes."))
+
+
+def test_sealed_records_and_sightings_must_be_readable_by_those_they_concern() -> None:
+    world = _sealed_world()
+    record = ConsultationRecord(
+        consultation="consult-s", held_at=START, participants=(BLUE, RED), summary="Minutes"
+    )
+    error = world.refused(RED, _sealed(record, RED), "addressee-cannot-read", tlp=Tlp.AMBER)
+    assert "blueland must be able to read this sealed consultation.record" in error.message
+    sighting = SightingReport(
+        incident="inc-s",
+        indicators=(Indicator(type="ipv4-addr", value="198.51.100.7"),),
+        observed=True,
+        count=1,
+    )
+    world.refused(RED, _sealed(sighting, RED), "addressee-cannot-read", tlp=Tlp.AMBER)
+    world.ok(RED, _sealed(sighting, BLUE, RED), tlp=Tlp.AMBER)

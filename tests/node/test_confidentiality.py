@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,7 +118,10 @@ def test_the_canary_is_nowhere_but_on_the_recipients_nodes(tmp_path: Path) -> No
         reply = red.say("incident.respond", answer, tlp=Tlp.AMBER, pap=None)
         group.sync_all()
 
-        # Readable on both recipients' nodes.
+        # Readable on both recipients' nodes, and only by their owners: a node's directory
+        # (its database of opened bodies, its evidence folder) is 0700.
+        for node in (blue, red):
+            assert stat.S_IMODE(node.directory.path.stat().st_mode) == 0o700
         for node in (blue, red):
             opened = node.opened(said.index)
             assert isinstance(opened, IncidentNotify)

@@ -41,6 +41,11 @@ NOTICE = Sealed(
     size=1234,
     recipients=(BLUELAND, REDLAND),
 )
+REQUEST = Sealed(
+    blob=hashlib.sha256(b"age file of the request").digest(),
+    size=321,
+    recipients=(BLUELAND, REDLAND),
+)
 ANSWER = Sealed(
     blob=hashlib.sha256(b"age file of the answer").digest(),
     size=567,
@@ -81,7 +86,9 @@ def sealed_entries(
         incident=INCIDENT,
         proposed_times=(),
     )
-    entries.append(chain.make(BLUELAND, request, START + 3 * MINUTE, tlp=Tlp.GREEN))
+    # About the AMBER incident, so at least AMBER and sealed within its readers.
+    request_body = public_body(request, REQUEST)
+    entries.append(chain.make(BLUELAND, request_body, START + 3 * MINUTE, tlp=Tlp.AMBER))
     return entries
 
 
@@ -114,15 +121,16 @@ def test_a_transcript_shows_sealed_content_as_hash_size_and_recipients(tmp_path:
     assert answer.summary == (
         f"answer on {INCIDENT}: sealed to blueland, redland: {ANSWER.blob.hex()[:12]}, 567 bytes"
     )
-    assert request.sealed is None
-    assert "Compare the implant samples." in request.summary
+    assert request.sealed == REQUEST
+    assert "Compare the implant samples." not in request.summary
+    assert f"sealed to blueland, redland: {REQUEST.blob.hex()[:12]}, 321 bytes" in request.summary
     # Deadlines are judged on the readable fields, as for any incident.
     assert [(d.duty, d.state) for d in t.deadlines] == [
         ("acknowledge", DeadlineState.MET),
         ("answer", DeadlineState.MET),
     ]
     assert t.deadlines[1].due == START + MINUTE + dt.timedelta(hours=72)
-    assert any("2 statement(s) carry sealed content (entries 1, 2)" in n for n in t.notes)
+    assert any("3 statement(s) carry sealed content (entries 1, 2, 3)" in n for n in t.notes)
 
 
 def test_detente_verify_prints_the_sealed_line(tmp_path: Path) -> None:

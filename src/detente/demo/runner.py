@@ -193,9 +193,10 @@ def _play(demo: Demo, clock: Callable[[], float], progress: Callable[[str], None
     progress(f"{red.party} fetched the evidence, decrypted and verified it: {fetched.name}")
     say(red, "incident.respond", scenario.denial(), Tlp.AMBER)
     blue.sync()
-    say(blue, "consultation.request", scenario.consultation_request(_now(clock)))
+    # About the AMBER incident: AMBER too, sealed to both (a GREEN one would be refused).
+    say(blue, "consultation.request", scenario.consultation_request(_now(clock)), Tlp.AMBER)
     red.sync()
-    say(red, "consultation.record", scenario.consultation_record(_now(clock)))
+    say(red, "consultation.record", scenario.consultation_record(_now(clock)), Tlp.AMBER)
     blue.sync()
     say(blue, "ping", scenario.ping())
     red.sync()  # Redland's node answers the ping (auto ping.ack)

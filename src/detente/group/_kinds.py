@@ -342,12 +342,6 @@ def _incident_respond(state: GroupState, signed: SignedStatement, index: int) ->
         raise RejectedError(
             "not-addressee", f"{statement.author} is not addressed by incident {incident.id}"
         )
-    if body.sealed is not None and incident.author not in body.sealed.recipients:
-        raise RejectedError(
-            "addressee-cannot-read",
-            f"{incident.author} raised incident {incident.id} but cannot read this sealed "
-            "answer: encrypt it to the incident's author",
-        )
     reply = Reply(
         index, statement.author, body.response, body.text, statement.issued_at, body.sealed
     )

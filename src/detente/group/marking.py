@@ -9,7 +9,14 @@ rules of its kind; it refuses, with ``RejectedError``:
 - ``red-needs-recipients``: TLP:RED intelligence shared with "the whole group" instead of
   named parties (TLP:RED is for the named recipients only);
 - ``unknown-recipient``, ``author-not-recipient``, ``addressee-cannot-read``: a sealed body
-  encrypted to a non-member, not to its own author, or not to a party it addresses;
+  encrypted to a non-member, not to its own author, or not to a party that must read it (the
+  addressees of an incident, a consultation or an intel share; the author of the incident an
+  answer or a sighting is about; the invited parties of a consultation being recorded);
+- for a statement about a TLP:AMBER or stricter incident or consultation (an answer, a
+  consultation about the incident, a sighting for it, the record of a consultation), the same
+  rules as for a re-share: it carries that content onward, so it cannot be marked lower
+  (``tlp-lowered``) nor be readable by a party the original marking excludes
+  (``reshare-excluded``);
 - for a re-share (``intel.share`` with ``derived_from``): ``unknown-original``,
   ``not-a-recipient`` (the re-sharer was never given it), ``tlp-lowered`` (the new marking is
   less restrictive than the original) and ``reshare-excluded`` (TLP:AMBER or stricter content
@@ -27,16 +34,19 @@ from collections.abc import Iterable
 from detente.errors import RejectedError
 from detente.group.state import GroupState, Marking
 from detente.statements.kinds import (
+    ConsultationRecord,
     ConsultationRequest,
     IncidentNotify,
+    IncidentRespond,
     IntelShare,
     SealableBody,
+    SightingReport,
     Tlp,
 )
 from detente.statements.payload import Statement
 from detente.statements.sealing import CONFIDENTIAL_TLP, TLP_ORDER
 
-__all__ = ["check_reshare", "judge", "readers_of"]
+__all__ = ["check_linked", "check_reshare", "judge", "readers_of"]
 
 _RANK = {tlp: rank for rank, tlp in enumerate(TLP_ORDER)}
 
@@ -73,6 +83,10 @@ def judge(state: GroupState, statement: Statement) -> Marking | None:
     if sealed is not None:
         _check_recipients(state, statement, sealed.recipients)
     readers = readers_of(statement)
+    about = _about(state, body)
+    if about is not None and about[1].tlp in CONFIDENTIAL_TLP:
+        what, linked = about
+        check_linked(linked, statement.author, tlp, readers, f"a statement about {what}")
     if isinstance(body, IntelShare):
         if tlp is Tlp.RED and not body.to:
             raise RejectedError(
@@ -95,6 +109,15 @@ def check_reshare(
 ) -> None:
     """Refuse re-sharing content marked ``original`` by ``author`` as ``tlp`` to ``readers``
     (``None``: the whole group)."""
+    check_linked(original, author, tlp, readers, "a re-share")
+
+
+def check_linked(
+    original: Marking, author: str, tlp: Tlp, readers: tuple[str, ...] | None, what: str
+) -> None:
+    """Refuse ``what`` (a re-share, or a statement about marked content) by ``author``, marked
+    ``tlp`` and readable by ``readers`` (``None``: the whole group), where the content it
+    carries on is marked ``original``."""
     if original.readers is not None and author not in original.readers:
         raise RejectedError(
             "not-a-recipient",
@@ -103,16 +126,15 @@ def check_reshare(
     if _RANK[tlp] < _RANK[original.tlp]:
         raise RejectedError(
             "tlp-lowered",
-            f"the original is TLP:{original.tlp.value}; a re-share cannot lower it to "
-            f"TLP:{tlp.value}",
+            f"the original is TLP:{original.tlp.value}; {what} cannot lower it to TLP:{tlp.value}",
         )
     if original.tlp in CONFIDENTIAL_TLP:
         allowed = set(original.readers or ())
         if readers is None:
             raise RejectedError(
                 "reshare-excluded",
-                f"TLP:{original.tlp.value} content cannot be re-shared with the whole group, "
-                f"only with {', '.join(sorted(allowed))}",
+                f"TLP:{original.tlp.value} content cannot go to the whole group in {what}, "
+                f"only to {', '.join(sorted(allowed))}",
             )
         excluded = sorted(set(readers) - allowed)
         if excluded:
@@ -135,16 +157,18 @@ def _check_recipients(state: GroupState, statement: Statement, recipients: Itera
             "author-not-recipient",
             f"sealed content must be encrypted to its author {statement.author} as well",
         )
-    missing = sorted(set(_addressed(statement)) - named)
+    missing = sorted(set(_must_read(state, statement)) - named)
     if missing:
         raise RejectedError(
             "addressee-cannot-read",
-            f"the {statement.kind} addresses {', '.join(missing)}, who cannot read its sealed "
-            "content: encrypt it to every addressee",
+            f"{', '.join(missing)} must be able to read this sealed {statement.kind} (it is "
+            "addressed to them, or about their incident or consultation) but cannot: encrypt "
+            "it to them as well",
         )
 
 
-def _addressed(statement: Statement) -> tuple[str, ...]:
+def _must_read(state: GroupState, statement: Statement) -> tuple[str, ...]:
+    """Who must be able to read a sealed statement besides its author."""
     body = statement.body
     if isinstance(body, IncidentNotify):
         return body.to
@@ -152,4 +176,27 @@ def _addressed(statement: Statement) -> tuple[str, ...]:
         return body.with_parties
     if isinstance(body, IntelShare):
         return body.to
+    if isinstance(body, IncidentRespond | SightingReport) and body.incident is not None:
+        incident = state.incidents.get(body.incident)
+        return () if incident is None else (incident.author,)
+    if isinstance(body, ConsultationRecord):
+        consultation = state.consultations.get(body.consultation)
+        if consultation is None:
+            return ()
+        return (consultation.author, *consultation.with_parties)
     return ()
+
+
+def _about(state: GroupState, body: SealableBody) -> tuple[str, Marking] | None:
+    """The marked incident or consultation whose content ``body`` carries on, if any."""
+    index = None
+    if isinstance(body, IncidentRespond | ConsultationRequest | SightingReport):
+        incident = None if body.incident is None else state.incidents.get(body.incident)
+        if incident is not None:
+            what, index = f"incident {incident.id}", incident.index
+    elif isinstance(body, ConsultationRecord):
+        consultation = state.consultations.get(body.consultation)
+        if consultation is not None:
+            what, index = f"consultation {consultation.id}", consultation.index
+    original = None if index is None else state.markings.get(index)
+    return None if original is None else (what, original)

@@ -127,6 +127,7 @@ class NodeDir:
         path.mkdir(parents=True, exist_ok=True)
         if (path / CONFIG_FILE).exists():
             raise ConflictError(f"{path} already holds a node ({CONFIG_FILE})")
+        _private(path)
         signer = Ed25519Signer.from_skey(key) if key is not None else Ed25519Signer.generate(party)
         config = NodeConfig(
             party=party,
@@ -147,6 +148,7 @@ class NodeDir:
         file = path / CONFIG_FILE
         if not file.exists():
             raise MalformedError(f"{path} is not a node directory (no {CONFIG_FILE})")
+        _private(path)
         return cls(path, NodeConfig.from_json(file.read_text(encoding="utf-8")))
 
     def update(self, **changes: Any) -> NodeDir:
@@ -183,3 +185,12 @@ class NodeDir:
 
     def api_token(self) -> str:
         return read_secret(self.path / API_TOKEN_FILE)
+
+
+def _private(path: Path) -> None:
+    """Make the node's directory 0700: it holds decrypted confidential content (the opened
+    bodies in its database, fetched evidence), which nobody but its owner may read, whatever
+    the mode of each file in it. A directory others could enter is closed, not refused."""
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        path.chmod(mode & 0o700 | 0o700)

@@ -177,6 +177,7 @@ def add_actions(router: APIRouter, ui: WebUI) -> None:
             kinds=COMPOSE_KINDS,
             title=COMPOSE_KINDS[kind],
             values={k: list(v) for k, v in values.items()},
+            default_tlp=_default_tlp(state, kind, values).value,
             error=error,
             preview=preview,
             **_options(ui, state),
@@ -292,8 +293,7 @@ def add_actions(router: APIRouter, ui: WebUI) -> None:
         if posted.one("action") == "sign":
             return await _sign(request, session, kind, values)
         try:
-            default = Tlp.AMBER if kind == "incident.notify" else Tlp.GREEN
-            tlp = tlp_from_form(values, default)
+            tlp = tlp_from_form(values, _default_tlp(ui.node.state(), kind, values))
             body = body_from_form(kind, values)
             extra = recipients_from_form(values) if kind in SEALABLE_COMPOSED else []
             if isinstance(body, IncidentNotify) and posted.files:
@@ -404,6 +404,19 @@ def _seal_and_say(ui: WebUI, statement: Statement, whole: Body) -> Said:
 def _sync(ui: WebUI) -> dict[str, Any]:
     with ui.lock:
         return ui.node.sync()
+
+
+def _default_tlp(state: GroupState, kind: str, values: FormData) -> Tlp:
+    """The marking a form starts with: AMBER for a new incident; for a statement about an
+    incident, that incident's own marking if it is stricter than GREEN (the group rules refuse
+    anything lower); GREEN otherwise."""
+    if kind == "incident.notify":
+        return Tlp.AMBER
+    incident_id = values.get("incident")
+    found = state.incidents.get(incident_id[0]) if incident_id else None
+    if found is not None and found.tlp in CONFIDENTIAL_TLP:
+        return found.tlp
+    return Tlp.GREEN
 
 
 async def _uploads(items: Sequence[Any], folder: Path) -> list[tuple[str, str, Path]]:
