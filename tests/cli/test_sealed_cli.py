@@ -164,3 +164,21 @@ def test_notify_with_evidence_uploads_it_and_the_addressee_fetches_it(
                      "--node", _node(group, "redland"))  # fmt: skip
     assert code != 0
     assert "no evidence named 'nothing.txt'" in out
+
+
+def test_a_refused_incident_uploads_none_of_its_evidence(group: SealedGroup) -> None:
+    capture = group.root / "refused.pcap"
+    capture.write_bytes(os.urandom(64 * 1024))
+    before = sorted(group.hub_blobs())
+    code, out = _run(
+        "say", "notify", "--to", "redland", "--purpose", "notification",
+        "--title", "Beaconing", "--summary", "Capture attached", "--norm", "NO-SUCH-NORM-1",
+        "--id", "cli-refused", "--evidence", str(capture),
+        "--node", _node(group, "blueland"),
+    )  # fmt: skip
+    assert code == 1, out
+    assert "unknown-norm" in out or "unknown norm" in out
+    assert "nothing was sent" in out
+    assert sorted(group.hub_blobs()) == before
+    outgoing = group.root / "blueland" / "blobs" / "outgoing"
+    assert not outgoing.exists() or not any(outgoing.iterdir())

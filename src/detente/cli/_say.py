@@ -226,15 +226,19 @@ def notify(
     body = _build(IncidentNotify, **fields, evidence=())  # every option checked before uploads
     files = list(evidence or ())
     if files:
-        refs = _attached(node, files, tuple(to), tlp, recipient) if not dry_run else None
-        body = _build(IncidentNotify, **fields, evidence=refs or tuple(_evidence(p) for p in files))
+        # The files' own hashes first: the group rules judge the incident (dry run) before
+        # anything is encrypted or uploaded, so a refused incident leaves nothing on the hub.
+        probe = _build(IncidentNotify, **fields, evidence=tuple(_evidence(p) for p in files))
+        refs = None if dry_run else _attached(node, files, probe, tlp, recipient)
+        body = _build(IncidentNotify, **fields, evidence=refs or probe.evidence)
     speak(node, "incident.notify", body, tlp, pap, dry_run, recipient)
 
 
 def _attached(
-    node: Path, files: list[Path], to: tuple[str, ...], tlp: Tlp, recipients: list[str] | None
+    node: Path, files: list[Path], probe: IncidentNotify, tlp: Tlp, recipients: list[str] | None
 ) -> tuple[Evidence, ...]:
-    """Each file sealed to the incident's readers and uploaded (progress on stderr)."""
+    """Each file sealed to the incident's readers and uploaded (progress on stderr), once the
+    group rules accept ``probe`` (the incident with the files' hashes as its evidence)."""
     from rich.markup import escape
 
     from detente.cli._common import err_console, reported
@@ -245,8 +249,9 @@ def _attached(
         if not path.is_file():
             raise typer.BadParameter(f"{path} is not a file", param_hint="--evidence")
     with reported(), open_node(node) as opened:
+        opened.speaker.check("incident.notify", probe, tlp=tlp, recipients=recipients)
         readers = incident_readers(
-            opened.state(), opened.party, to, tlp=tlp, recipients=recipients or ()
+            opened.state(), opened.party, probe.to, tlp=tlp, recipients=recipients or ()
         )
         refs = []
         for path in files:

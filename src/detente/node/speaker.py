@@ -306,6 +306,22 @@ class Speaker:
             upload_bytes(self._blob_client(), ciphertext)
         return self.submit(signed, state=state)
 
+    def check(
+        self,
+        kind: str,
+        body: Body,
+        *,
+        tlp: Tlp = Tlp.GREEN,
+        pap: Pap | None = None,
+        recipients: Sequence[str] | None = None,
+    ) -> None:
+        """Refuse (``RejectedError``) what ``say`` would refuse before sending anything: the
+        statement is prepared (sealed in memory if it would be) and the group rules are run
+        on the node's verified state. Nothing is uploaded or sent."""
+        state = self._view()
+        signed, _ = self.prepare(kind, body, tlp=tlp, pap=pap, recipients=recipients, state=state)
+        self._dry_run(state, signed)
+
     def prepare(
         self,
         kind: str,

@@ -189,6 +189,7 @@ def test_an_opened_sealed_incident_shows_its_content_and_who_it_is_sealed_to(
     assert "Sealed content, opened by this node" in text
     assert f"sealed to blueland, redland: {NOTICE.blob.hex()[:12]}, 2222 bytes" in text
     assert 'data-sealed="opened"' in page.text
+    assert page.headers["cache-control"] == "no-store"  # opened content is never cached
     assert "sealed to blueland, redland" in text  # the timeline badge
     dashboard = _text(blue.get("/"))
     assert TITLE in dashboard
