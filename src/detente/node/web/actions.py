@@ -355,21 +355,22 @@ def _sign_exactly(ui: WebUI, statement: Statement) -> Said:
     """Sign and submit exactly ``statement`` if it is still the member's next one."""
     with ui.lock:
         state = ui.node.state()
-        fresh = ui.node.speaker.compose(
-            statement.kind, statement.body, tlp=statement.tlp, pap=statement.pap, state=state
-        )
-        if (fresh.seq, fresh.prev, fresh.group) != (
-            statement.seq,
-            statement.prev,
-            statement.group,
-        ):
-            raise MalformedError(
-                f"your node's chain moved on since the preview (next seq is {fresh.seq}, "
-                f"the preview had {statement.seq}): preview again"
-            )
+        _still_next(ui, state, statement, statement.body)
         said = ui.node.speaker.submit(ui.node.speaker.sign(statement), state=state)
         ui.node.sync()
     return said
+
+
+def _still_next(ui: WebUI, state: GroupState, statement: Statement, body: Body) -> None:
+    """Refuse a previewed ``statement`` that is no longer the member's next one."""
+    fresh = ui.node.speaker.compose(
+        statement.kind, body, tlp=statement.tlp, pap=statement.pap, state=state
+    )
+    if (fresh.seq, fresh.prev, fresh.group) != (statement.seq, statement.prev, statement.group):
+        raise MalformedError(
+            f"your node's chain moved on since the preview (next seq is {fresh.seq}, "
+            f"the preview had {statement.seq}): preview again"
+        )
 
 
 def _seal_and_say(ui: WebUI, statement: Statement, whole: Body) -> Said:
@@ -380,18 +381,7 @@ def _seal_and_say(ui: WebUI, statement: Statement, whole: Body) -> Said:
         raise MalformedError("this statement is not sealed")
     with ui.lock:
         state = ui.node.state()
-        fresh = ui.node.speaker.compose(
-            statement.kind, public, tlp=statement.tlp, pap=statement.pap, state=state
-        )
-        if (fresh.seq, fresh.prev, fresh.group) != (
-            statement.seq,
-            statement.prev,
-            statement.group,
-        ):
-            raise MalformedError(
-                f"your node's chain moved on since the preview (next seq is {fresh.seq}, "
-                f"the preview had {statement.seq}): preview again"
-            )
+        _still_next(ui, state, statement, public)
         return ui.node.say(
             statement.kind,
             whole,
