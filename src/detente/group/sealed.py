@@ -28,6 +28,22 @@ class SealedState:
     data: bytes
     mac: bytes
 
+    def row(self) -> dict[str, object]:
+        """The one row of a snapshot table (``id`` 1, then these four columns)."""
+        return {"id": 1, "size": self.size, "digest": self.digest, "data": self.data,
+                "mac": self.mac}  # fmt: skip
+
+    @classmethod
+    def from_row(
+        cls,
+        size: int,
+        digest: bytes | memoryview,
+        data: bytes | memoryview,
+        mac: bytes | memoryview,
+    ) -> SealedState:
+        """From the four columns as a database driver returns them (bytes or memoryview)."""
+        return cls(int(size), bytes(digest), bytes(data), bytes(mac))
+
 
 def _mac(key: bytes, size: int, digest: bytes, data: bytes) -> bytes:
     return hmac.new(key, size.to_bytes(8, "big") + digest + data, hashlib.sha256).digest()

@@ -59,17 +59,10 @@ class SnapshotStore:
         """Store ``state`` (taken after ``state.size`` entries), replacing the previous one."""
         sealed = seal(state, self._secret, _DOMAIN)
         digest = sealed.digest
-        row = {
-            "id": 1,
-            "size": sealed.size,
-            "digest": digest,
-            "data": sealed.data,
-            "mac": sealed.mac,
-        }
         try:
             with self._engine.begin() as conn:
                 conn.execute(_TABLE.delete())
-                conn.execute(_TABLE.insert(), row)
+                conn.execute(_TABLE.insert(), sealed.row())
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"storing the state snapshot failed: {exc}") from exc
         return Snapshot(state.size, digest, state)
@@ -88,7 +81,7 @@ class SnapshotStore:
             ).first()
         if row is None:
             return None
-        sealed = SealedState(int(row[0]), bytes(row[1]), bytes(row[2]), bytes(row[3]))
+        sealed = SealedState.from_row(*row)
         state = unseal(sealed, self._secret, _DOMAIN)
         return None if state is None else Snapshot(sealed.size, sealed.digest, state)
 

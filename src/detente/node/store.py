@@ -397,21 +397,14 @@ class NodeStore:
     # -- the group state -------------------------------------------------------------------
 
     def _snapshot_row(self, state: GroupState, digest: bytes | None) -> dict[str, Any]:
-        sealed = seal(state, self._secret, _DOMAIN, digest)
-        return {
-            "id": 1,
-            "size": sealed.size,
-            "digest": sealed.digest,
-            "data": sealed.data,
-            "mac": sealed.mac,
-        }
+        return seal(state, self._secret, _DOMAIN, digest).row()
 
     def _load_snapshot(self) -> GroupState | None:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(_SNAPSHOT)).first()
         if row is None:
             return None
-        sealed = SealedState(int(row.size), bytes(row.digest), bytes(row.data), bytes(row.mac))
+        sealed = SealedState.from_row(row.size, row.digest, row.data, row.mac)
         return unseal(sealed, self._secret, _DOMAIN)
 
     def state(self) -> GroupState | None:
