@@ -54,3 +54,26 @@ def test_a_snapshot_from_another_version_of_the_state_does_not_open(
     sealed = seal(state, SECRET, DOMAIN, digest=digest)
     monkeypatch.undo()
     assert unseal(sealed, SECRET, DOMAIN) is None
+
+
+def test_a_snapshot_of_format_1_does_not_open_though_it_would_load() -> None:
+    """Format 1 pickled the bare state, its maps pyrsistent PMaps. Such a pickle still loads
+    into today's classes and even digests the same (the encoding is generic over mappings),
+    but its maps are of the wrong type: it must not open, so the log is replayed instead."""
+    import hmac
+    import pickle
+
+    from pyrsistent import pmap
+
+    from detente.group import sealed as sealed_module
+
+    state = World().state
+    old = dataclasses.replace(state, heads=pmap(dict(state.heads.items())))
+    assert old.digest() == state.digest()
+    data = pickle.dumps(old, protocol=pickle.HIGHEST_PROTOCOL)
+    key = sealed_module._key(SECRET, DOMAIN)
+    mac = sealed_module._mac(key, state.size, state.digest(), data)
+    format_1 = sealed_module.SealedState(state.size, state.digest(), data, mac)
+    assert hmac.compare_digest(format_1.mac, mac)
+    assert unseal(format_1, SECRET, DOMAIN) is None
+    assert unseal(seal(state, SECRET, DOMAIN), SECRET, DOMAIN) is not None

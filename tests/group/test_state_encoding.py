@@ -9,7 +9,8 @@ from enum import IntEnum, StrEnum
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pyrsistent import pmap, pvector
+from immutables import Map
+from pyrsistent import pvector
 
 from detente.group import apply, genesis
 from detente.group.state import _encode, _plain
@@ -51,10 +52,10 @@ def test_every_state_of_the_seed_scenario_encodes_as_the_reference() -> None:
         _Level.HIGH,
         _Word.ODD,
         (),
-        pmap(),
+        Map(),
         pvector([1, "x", None, (True,)]),
-        pmap({b"\x01": 1, "01": 2}),  # one spelling for two keys: the same one wins
-        pmap({1: "a", 10: "b", 2: "c"}),
+        Map({b"\x01": 1, "01": 2}),  # one spelling for two keys: the same one wins
+        Map({1: "a", 10: "b", 2: "c"}),
         {"b": [1, {"z": None}], "a": ()},
         dt.datetime(2026, 11, 27, 12, 0, 1, tzinfo=dt.UTC),
     ],
@@ -76,7 +77,7 @@ _json = st.recursive(
     lambda inner: (
         st.lists(inner, max_size=4)
         | st.tuples(inner, inner)
-        | st.dictionaries(st.text(max_size=4) | st.binary(max_size=3), inner, max_size=4).map(pmap)
+        | st.dictionaries(st.text(max_size=4) | st.binary(max_size=3), inner, max_size=4).map(Map)
     ),
     max_leaves=20,
 )

@@ -1,7 +1,8 @@
 """Ingest speed-ups change no outcome: pre-verified signatures, the batch splitter, the GC.
 
-The service pre-verifies signatures in a thread pool before applying; a service without the
-pool must answer every request the same. The batch body's fast path must give exactly the
+The service pre-verifies signatures before applying (in threads for a small request, in
+worker processes for a large one); a service without either must answer every request the
+same. The batch body's fast path must give exactly the
 entries of the general decode-and-re-encode path, and refuse the same bodies.
 """
 
@@ -48,14 +49,18 @@ def _forged(entry: bytes) -> bytes:
     ).to_bytes()
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize(
+    ("workers", "size"),
+    [(0, 80), (2, 80), (2, 300)],
+    ids=["none", "threads", "processes"],  # more than 128 entries go to worker processes
+)
 def test_pre_verification_changes_no_outcome(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, size: int
 ) -> None:
     memo = envelope_module._VerifiedMemo(1000)
     monkeypatch.setattr(envelope_module, "_VERIFIED", memo)
     directory, chain, start = _founded(tmp_path / "hub")
-    good = [chain.make(author, EMPTY, start) for author in [BLUELAND, REDLAND] * 40]
+    good = [chain.make(author, EMPTY, start) for author in [BLUELAND, REDLAND] * (size // 2)]
     bad = _forged(chain.make(BLUELAND, EMPTY, start, advance=False))
     # Signed by Blueland's key (a valid signature, so pre-verified) but authored by Redland.
     wrong_signer = chain.make(REDLAND, EMPTY, start, signers=[BLUELAND], advance=False)
@@ -65,7 +70,8 @@ def test_pre_verification_changes_no_outcome(
             service = HubService(hub.service.sequencer, hub.service.state, verify_workers=workers)
             for refused, position, rule in [
                 ([*good[:50], bad, *good[50:]], 50, "bad-signature"),
-                ([*good, wrong_signer], 80, "bad-signature"),
+                ([*good, wrong_signer], size, "bad-signature"),
+                ([*good[: size - 1], bad], size - 1, "bad-signature"),
                 ([*good[:3], b"{}", *good[3:]], 3, None),
             ]:
                 with pytest.raises(BatchRefusedError) as caught:
@@ -77,11 +83,11 @@ def test_pre_verification_changes_no_outcome(
                     assert isinstance(caught.value.cause, RejectedError)
                     assert caught.value.cause.rule == rule
             assert service.state.size == 1
-            assert await service.submit(good, batch=True) == list(range(1, 81))
+            assert await service.submit(good, batch=True) == list(range(1, size + 1))
             await service.close()
             log_state = hub.store.state()
             assert log_state is not None
-            assert log_state.size == 81
+            assert log_state.size == size + 1
 
     asyncio.run(main())
     # With the pool, the good entries were verified ahead (and only successes remembered).

@@ -70,7 +70,7 @@ def serve(
             f"hub of [bold]{state.name}[/] at http://{host}:{port}/v1/state "
             f"(log size {state.size}); API at /docs"
         )
-        serve_forever(create_hub_app(hub), host, port)
+        serve_forever(create_hub_app(hub, warm=True), host, port)
 
 
 @hub_app.command("rebuild")

@@ -12,7 +12,8 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from pyrsistent import pmap, pvector
+from immutables import Map
+from pyrsistent import pvector
 
 from detente.errors import RejectedError, SignatureError
 from detente.group.norms import GROUP_FRAMEWORK, Norm, catalogue
@@ -79,6 +80,10 @@ def _addressees(state: GroupState, parties: Iterable[str], author: str, what: st
             raise RejectedError("not-a-member", f"{what} names {party}, not a member of the group")
 
 
+def _without(mapping: Map[str, Admission], key: str) -> Map[str, Admission]:
+    return mapping.delete(key) if key in mapping else mapping
+
+
 def _norm_exists(state: GroupState, norm_id: str) -> bool:
     return norm_id in state.norms or norm_id in catalogue()
 
@@ -118,7 +123,7 @@ def _party_admit(state: GroupState, signed: SignedStatement, index: int) -> Chan
         joined_at=index,
     )
     return {
-        "admissions": state.admissions.discard(keys.id),
+        "admissions": _without(state.admissions, keys.id),
         "parties": state.parties.set(keys.id, party),
         "key_owners": state.key_owners.set(keys.signing_key, keys.id),
     }
@@ -215,7 +220,7 @@ def _agreement_propose(state: GroupState, signed: SignedStatement, index: int) -
         parties=body.parties,
         answer_hours=body.answer_hours,
         proposed_at=index,
-        signatures=pmap({author: index}),
+        signatures=Map({author: index}),
         in_force_at=index if len(body.parties) == 1 else None,
     )
     return {"agreements": state.agreements.set(body.id, agreement)}
@@ -319,8 +324,8 @@ def _incident_notify(state: GroupState, signed: SignedStatement, index: int) -> 
         issued_at=issued,
         acknowledge_by=issued + dt.timedelta(hours=state.acknowledge_hours),
         answer_by=answer_by,
-        acknowledged=pmap(),
-        answered=pmap(),
+        acknowledged=Map(),
+        answered=Map(),
         thread=pvector(),
         sealed=body.sealed,
     )
@@ -478,7 +483,7 @@ def _ping(state: GroupState, signed: SignedStatement, index: int) -> Changes:
         role=body.role,
         issued_at=statement.issued_at,
         reply_by=statement.issued_at + dt.timedelta(minutes=body.reply_within_minutes),
-        acks=pmap(),
+        acks=Map(),
     )
     return {"pings": state.pings.set(body.id, ping)}
 

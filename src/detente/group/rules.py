@@ -27,7 +27,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import cast
 
-from pyrsistent import pmap, pvector
+from immutables import Map
+from pyrsistent import pvector
 
 from detente.errors import RejectedError, SignatureError
 from detente.group import _kinds, marking
@@ -118,19 +119,19 @@ def genesis(entry: bytes) -> GroupState:
         acknowledge_hours=body.deadlines.acknowledge_hours,
         answer_hours=body.deadlines.answer_hours,
         size=1,
-        parties=pmap(parties),
-        key_owners=pmap({party.signing_key: party.id for party in founders}),
-        heads=pmap({statement.author: Head(0, digest, statement.issued_at)}),
-        applied=pmap({digest: 0}),
-        admissions=pmap(),
-        norms=pmap(),
-        agreements=pmap(),
-        incidents=pmap(),
-        consultations=pmap(),
-        pings=pmap(),
+        parties=Map(parties),
+        key_owners=Map({party.signing_key: party.id for party in founders}),
+        heads=Map({statement.author: Head(0, digest, statement.issued_at)}),
+        applied=Map({digest: 0}),
+        admissions=Map(),
+        norms=Map(),
+        agreements=Map(),
+        incidents=Map(),
+        consultations=Map(),
+        pings=Map(),
         sightings=pvector(),
         intel=pvector(),
-        markings=pmap(),
+        markings=Map(),
     )
 
 
@@ -152,7 +153,7 @@ def apply(state: GroupState, entry: bytes, *, at: dt.datetime) -> GroupState:
             "party-left", f"{author.id} left the group at entry {author.left_at} and cannot speak"
         )
     digest = entry_hash(entry)
-    if digest in state.applied:  # a membership test is cheaper than get() on a PMap
+    if digest in state.applied:  # a membership test is cheaper than get()
         raise RejectedError(
             "replay", f"this exact entry was already applied as entry {state.applied[digest]}"
         )

@@ -5,6 +5,10 @@ whole log. :mod:`pickle` must never load bytes an attacker chose, so a sealed st
 HMAC-SHA256 under a key derived from a secret the process holds outside its database (the
 log's or the party's private key) and a domain naming the holder; after loading, the state's
 digest is recomputed and compared too. Pure: bytes in, bytes or a state out.
+
+The pickle starts with ``FORMAT``, raised whenever the state's classes change in a way an
+older pickle would still load into (a field's type, say: the maps were pyrsistent ``PMap``
+before format 2); a snapshot of another format is not used, and the log is replayed instead.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from dataclasses import dataclass
 
 from detente.group.state import GroupState
 
-__all__ = ["SealedState", "seal", "unseal"]
+__all__ = ["FORMAT", "SealedState", "seal", "unseal"]
+
+#: The version of the state's classes a snapshot was pickled from (see above).
+FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +65,7 @@ def seal(
 ) -> SealedState:
     """Seal ``state`` under ``secret`` for ``domain`` (e.g. b"detente hub snapshot v1")."""
     digest = state.digest() if digest is None else digest
-    data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    data = pickle.dumps((FORMAT, state), protocol=pickle.HIGHEST_PROTOCOL)
     return SealedState(
         state.size, digest, data, _mac(_key(secret, domain), state.size, digest, data)
     )
@@ -71,7 +78,10 @@ def unseal(sealed: SealedState, secret: bytes, domain: bytes) -> GroupState | No
     if not hmac.compare_digest(sealed.mac, expected):
         return None
     try:
-        state = pickle.loads(sealed.data)  # noqa: S301  (authenticated above)
+        loaded = pickle.loads(sealed.data)  # noqa: S301  (authenticated above)
+        if not isinstance(loaded, tuple) or len(loaded) != 2 or loaded[0] != FORMAT:
+            return None  # another format (before format 2: the bare state)
+        state = loaded[1]
         if not isinstance(state, GroupState) or state.size != sealed.size:
             return None
         if state.digest() != sealed.digest:

@@ -1,10 +1,11 @@
 """The state of a group: everything the log has said so far, as immutable values.
 
-Every part is a frozen dataclass; collections that grow with the log are pyrsistent maps and
-vectors, so ``detente.group.rules.apply`` builds a new state by path copying (O(log n)) and
-the old state stays valid and unchanged. Small bounded collections (an agreement's parties,
-a party's keys) are tuples. ``GroupState.digest()`` hashes a canonical encoding of the whole
-state, so two replays of the same log can be compared with one value.
+Every part is a frozen dataclass; collections that grow with the log are persistent maps
+(``immutables.Map``, a hash array mapped trie written in C) and vectors (``pyrsistent``), so
+``detente.group.rules.apply`` builds a new state by path copying (O(log n)) and the old state
+stays valid and unchanged. Small bounded collections (an agreement's parties, a party's keys)
+are tuples. ``GroupState.digest()`` hashes a canonical encoding of the whole state, so two
+replays of the same log can be compared with one value.
 
 Indexes are log entry indexes (genesis is entry 0); times are the ``issued_at`` of the
 statements, never the clock of whoever applies them.
@@ -21,8 +22,9 @@ from enum import Enum, StrEnum
 from operator import attrgetter
 from typing import Any, TypeVar
 
+from immutables import Map
 from pydantic import BaseModel
-from pyrsistent import PMap, PVector
+from pyrsistent import PVector
 
 from detente.group.norms import Norm
 from detente.statements.kinds import (
@@ -140,7 +142,7 @@ class Agreement:
     parties: tuple[str, ...]
     answer_hours: int | None
     proposed_at: int
-    signatures: PMap[str, int]  # party -> entry index of its signature
+    signatures: Map[str, int]  # party -> entry index of its signature
     in_force_at: int | None = None
     withdrawn_by: str | None = None
     withdrawn_at: int | None = None
@@ -173,8 +175,8 @@ class Incident:
     issued_at: dt.datetime
     acknowledge_by: dt.datetime
     answer_by: dt.datetime
-    acknowledged: PMap[str, dt.datetime]  # addressee -> first acknowledgement (or answer)
-    answered: PMap[str, dt.datetime]  # addressee -> first substantive answer
+    acknowledged: Map[str, dt.datetime]  # addressee -> first acknowledgement (or answer)
+    answered: Map[str, dt.datetime]  # addressee -> first substantive answer
     thread: PVector[Reply]
     sealed: Sealed | None = None
 
@@ -213,7 +215,7 @@ class PingState:
     role: ContactRole
     issued_at: dt.datetime
     reply_by: dt.datetime
-    acks: PMap[str, dt.datetime]  # addressee -> issued_at of its ack
+    acks: Map[str, dt.datetime]  # addressee -> issued_at of its ack
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,19 +277,19 @@ class GroupState:
     acknowledge_hours: int
     answer_hours: int
     size: int  # entries applied, genesis included
-    parties: PMap[str, Party]
-    key_owners: PMap[bytes, str]  # every signing key ever used -> its party
-    heads: PMap[str, Head]
-    applied: PMap[bytes, int]  # entry hash -> entry index
-    admissions: PMap[str, Admission]
-    norms: PMap[str, Norm]  # the group's own norms (the catalogue is in detente.group.norms)
-    agreements: PMap[str, Agreement]
-    incidents: PMap[str, Incident]
-    consultations: PMap[str, Consultation]
-    pings: PMap[str, PingState]
+    parties: Map[str, Party]
+    key_owners: Map[bytes, str]  # every signing key ever used -> its party
+    heads: Map[str, Head]
+    applied: Map[bytes, int]  # entry hash -> entry index
+    admissions: Map[str, Admission]
+    norms: Map[str, Norm]  # the group's own norms (the catalogue is in detente.group.norms)
+    agreements: Map[str, Agreement]
+    incidents: Map[str, Incident]
+    consultations: Map[str, Consultation]
+    pings: Map[str, PingState]
     sightings: PVector[Sighting]
     intel: PVector[IntelRecord]
-    markings: PMap[int, Marking]  # entry index -> marking, for statements of sealable kinds
+    markings: Map[int, Marking]  # entry index -> marking, for statements of sealable kinds
 
     def is_member(self, party_id: str) -> bool:
         """True for a party admitted and not left."""

@@ -252,17 +252,20 @@ WaitQuery = Annotated[
 ]
 
 
-def create_hub_app(hub: Hub) -> FastAPI:
+def create_hub_app(hub: Hub, *, warm: bool = False) -> FastAPI:
     """The hub's FastAPI app; its shutdown commits what is queued and stores a snapshot.
 
     While it runs, the garbage collector is tuned for the group state
-    (:func:`detente.hub.instance.tuned_gc`).
+    (:func:`detente.hub.instance.tuned_gc`). With ``warm`` (``detente hub serve``) the
+    signature workers start with the app rather than on the first large request.
     """
     service = hub.service
     settings = hub.directory.settings
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            service.warm()
         with tuned_gc():
             yield
             await service.close()

@@ -25,12 +25,11 @@ sustained ingest it is stored anyway once the log has grown by as much as its si
 last snapshot (at least ``snapshot_every``), which keeps its cost per entry bounded however
 long the log gets, and a restart's replay at most as long as what was snapshotted.
 
-Signatures are checked ahead, in a small thread pool (``verify_workers`` threads; Ed25519
-verification runs outside the GIL, so they run in parallel): as a request arrives, every
-signature of its entries by a party's current key is pre-verified in chunks
-(``detente.statements.envelope.preverify``); under the lock the request waits for that with
-the event loop free, and ``apply`` then finds the signatures verified. (Applying while the
-pool verifies is slower: the pool's threads then wait for the GIL after every signature.)
+Signatures are checked ahead (``detente.statements.verifier``): as a request arrives, every
+signature of its entries by a party's current key is pre-verified, a large request in worker
+processes chunk by chunk, a small one in threads. Under the lock the request applies each
+chunk as soon as its signatures are in the verification memo, with the event loop free while
+it waits, so the next chunk is verified on one core while this one is applied on the other.
 This changes no outcome: an entry that does not parse, an unknown key or a signature that
 fails is simply not pre-verified, and ``apply`` verifies it itself and refuses it as before.
 """
@@ -41,12 +40,10 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 
-from pyrsistent.typing import PMap
+from immutables import Map
 
 from detente.errors import DetenteError, NotFoundError, StorageError, TooLargeError
 from detente.group.rules import apply
@@ -54,7 +51,8 @@ from detente.group.state import GroupState, Party
 from detente.group.views import signing_keys
 from detente.hub.replay import replay
 from detente.hub.snapshot import SnapshotStore
-from detente.statements.envelope import MAX_ENTRY_SIZE, preverify_entries
+from detente.statements.envelope import MAX_ENTRY_SIZE
+from detente.statements.verifier import Verifier
 from detente.tlog.receipt import Receipt
 from detente.tlog.sequencer import Sequencer
 from detente.tlog.storage import LogStore
@@ -65,9 +63,6 @@ _log = logging.getLogger(__name__)
 #: Seconds without a request before a due snapshot is stored.
 SNAPSHOT_IDLE = 1.0
 _POLL = 0.02
-#: Entries per pre-verification task: enough that the pool's overhead is small beside the
-#: signature checks, few enough that every thread gets a share of a batch.
-_VERIFY_CHUNK = 32
 
 
 class BatchRefusedError(DetenteError):
@@ -80,6 +75,30 @@ class BatchRefusedError(DetenteError):
         super().__init__(f"statement {position} of the batch was refused: {cause}")
         self.position = position
         self.cause = cause
+
+
+def _apply(
+    state: GroupState,
+    entries: Sequence[bytes],
+    start: int,
+    stop: int,
+    at: dt.datetime,
+    batch: bool,
+) -> GroupState:
+    """``state`` after ``entries[start:stop]``; the refusal names the position in a batch."""
+    for position in range(start, stop):
+        entry = entries[position]
+        try:
+            if len(entry) > MAX_ENTRY_SIZE:
+                raise TooLargeError(
+                    f"a statement has {len(entry)} bytes, more than {MAX_ENTRY_SIZE}"
+                )
+            state = apply(state, entry, at=at)
+        except DetenteError as exc:
+            if batch:
+                raise BatchRefusedError(position, exc) from exc
+            raise
+    return state
 
 
 def load_state(store: LogStore, snapshots: SnapshotStore | None = None) -> GroupState:
@@ -125,13 +144,12 @@ class HubService:
         self._last_request = time.monotonic()
         self._lock = asyncio.Lock()
         self._last: asyncio.Future[int] | None = None
-        # None: as many threads as cores, at most 4, and none on one core (where they cannot
-        # run beside anything); 0: no pre-verification.
-        cores = os.cpu_count() or 1
-        default = min(4, cores) if cores > 1 else 0
-        self._verify_workers = default if verify_workers is None else verify_workers
-        self._verifier: ThreadPoolExecutor | None = None
-        self._keys: tuple[PMap[str, Party], dict[str, bytes]] | None = None
+        # None: the machine's cores decide (see Verifier); 0: no pre-verification.
+        none = verify_workers == 0
+        self._verifier = Verifier(
+            processes=0 if none else verify_workers, threads=0 if none else verify_workers
+        )
+        self._keys: tuple[Map[str, Party], dict[str, bytes]] | None = None
 
     @property
     def state(self) -> GroupState:
@@ -156,31 +174,35 @@ class HubService:
         ``batch``. StorageError when the log could not commit them.
         """
         self._last_request = time.monotonic()
-        checks = self._preverify(entries)
+        checks = self._verifier.start(entries, self._current_keys())
         try:
             # The lock is the first await: requests are applied in the order they were made
-            # (asyncio.Lock is first come, first served). Their signatures are checked in the
-            # pool meanwhile, so a request waiting for the lock is usually verified already.
+            # (asyncio.Lock is first come, first served). Their signatures are checked
+            # meanwhile, so a request waiting for the lock is usually verified already.
             async with self._lock:
-                if checks:  # done, failed or cancelled alike: apply verifies the rest itself
-                    await asyncio.wait([asyncio.wrap_future(check) for check in checks])
-                if self._failed():
-                    self._state = await asyncio.to_thread(load_state, self._store, self._snapshots)
-                    self._last = None
-                # From here to queueing there is no await: nothing else runs in between.
+                await self._recover()
                 at = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
                 state = self._state
-                for position, entry in enumerate(entries):
-                    try:
-                        if len(entry) > MAX_ENTRY_SIZE:
-                            raise TooLargeError(
-                                f"a statement has {len(entry)} bytes, more than {MAX_ENTRY_SIZE}"
-                            )
-                        state = apply(state, entry, at=at)
-                    except DetenteError as exc:
-                        if batch:
-                            raise BatchRefusedError(position, exc) from exc
-                        raise
+                # Only this request changes the state until it is queued (the lock); other
+                # requests run meanwhile only as far as the lock.
+                for number, check in enumerate(checks):
+                    # Rather than wait, verify the last chunks no worker has started.
+                    while not check.done.done() and any(
+                        later.take() for later in reversed(checks[number:])
+                    ):
+                        pass
+                    if not check.done.done():
+                        # Done, failed or cancelled alike: apply verifies the rest itself.
+                        await asyncio.wait([asyncio.wrap_future(check.done)])
+                    state = _apply(state, entries, check.start, check.stop, at, batch)
+                if not checks:
+                    state = _apply(state, entries, 0, len(entries), at, batch)
+                if self._failed():
+                    # An earlier request failed to commit while this one waited for its
+                    # signatures: apply it again to the log as it is (all verified now).
+                    await self._recover()
+                    state = _apply(self._state, entries, 0, len(entries), at, batch)
+                # From here to queueing there is no await: nothing else runs in between.
                 if self._admit is not None:  # e.g. the blobs named must be stored
                     self._admit(entries, batch)
                 futures = [self._sequencer.submit(entry) for entry in entries]
@@ -195,7 +217,7 @@ class HubService:
                     self._last = futures[-1]
         finally:
             for check in checks:  # a request cancelled while waiting needs none of them
-                check.cancel()
+                check.done.cancel()
         try:
             # Shielded: a client that goes away must not cancel what is already queued.
             return list(await asyncio.shield(asyncio.gather(*futures)))
@@ -204,19 +226,15 @@ class HubService:
         except Exception as exc:
             raise StorageError(f"the log could not commit the statements: {exc}") from exc
 
-    def _preverify(self, entries: Sequence[bytes]) -> list[Future[int]]:
-        """Start pre-verifying ``entries`` by the current keys, one task per chunk."""
-        if self._verify_workers < 1 or not entries:
-            return []
-        if self._verifier is None:
-            self._verifier = ThreadPoolExecutor(
-                self._verify_workers, thread_name_prefix="detente-verify"
-            )
-        keys = self._current_keys()
-        return [
-            self._verifier.submit(preverify_entries, entries[i : i + _VERIFY_CHUNK], keys)
-            for i in range(0, len(entries), _VERIFY_CHUNK)
-        ]
+    def warm(self) -> None:
+        """Start the signature workers now rather than on the first large request."""
+        self._verifier.warm()
+
+    async def _recover(self) -> None:
+        """If a request failed to commit, reload the state from the log (the truth)."""
+        if self._failed():
+            self._state = await asyncio.to_thread(load_state, self._store, self._snapshots)
+            self._last = None
 
     def _current_keys(self) -> dict[str, bytes]:
         """Each speaking party's current signing key by keyid (rebuilt when parties change)."""
@@ -315,9 +333,7 @@ class HubService:
     async def close(self) -> None:
         """Commit what is queued and store a snapshot of the state if it is all durable."""
         await self._sequencer.flush()
-        if self._verifier is not None:
-            self._verifier.shutdown(wait=False, cancel_futures=True)
-            self._verifier = None
+        self._verifier.close()
         if self._idle_check is not None:
             self._idle_check.cancel()
             self._idle_check = None

@@ -51,12 +51,15 @@ __all__ = [
     "PAYLOAD_TYPE",
     "Envelope",
     "Signature",
+    "Verified",
     "key_id",
     "pae",
     "preverify",
     "preverify_entries",
+    "remember_verified",
     "sign_envelope",
     "split_canonical_array",
+    "verified_signatures",
     "verify_signature",
 ]
 
@@ -333,6 +336,58 @@ def preverify_entries(
     return preverify(pairs, executor)
 
 
+#: What a verification that succeeded is remembered by: the raw public key, its keyid, the
+#: signature bytes and the SHA-256 of the whole signed message (``pae``).
+Verified = tuple[bytes, str, bytes, bytes]
+
+
+def verified_signatures(entries: Sequence[bytes], keys: Mapping[str, bytes]) -> list[Verified]:
+    """Verify every signature in the log ``entries`` whose keyid is in ``keys`` and return
+    what each one that verified is remembered by; remembers nothing itself.
+
+    This is the work a process of its own can do for the one that applies the entries
+    (``detente.statements.verifier``), which then hands the result to ``remember_verified``.
+    An entry that does not parse, or a signature that fails, is left out.
+    """
+    found: list[Verified] = []
+    for entry in entries:
+        try:
+            envelope = Envelope.from_bytes(entry)
+        except DetenteError:
+            continue
+        for signature in envelope.signatures:
+            public_key = keys.get(signature.keyid)
+            if public_key is None:
+                continue
+            try:
+                found.append(_check(envelope, signature, public_key))
+            except (SignatureError, MalformedError):
+                continue
+    return found
+
+
+def remember_verified(verified: Iterable[Verified]) -> int:
+    """Remember verifications ``verified_signatures`` found, so ``verify_signature`` does not
+    repeat them. Only for its results: the memo trusts what it is given."""
+    count = 0
+    for item in verified:
+        _VERIFIED.add(item)
+        count += 1
+    return count
+
+
+def _check(envelope: Envelope, signature: Signature, public_key: bytes) -> Verified:
+    keyid, verifier = _load_key(public_key)
+    if keyid != signature.keyid:
+        raise SignatureError(f"key {keyid} did not make a signature labelled {signature.keyid}")
+    message = pae(envelope.payload_type, envelope.payload)
+    try:
+        verifier.verify(signature.sig, message)
+    except InvalidSignature as exc:
+        raise SignatureError(f"the signature by key {keyid} does not verify") from exc
+    return (bytes(public_key), keyid, signature.sig, hashlib.sha256(message).digest())
+
+
 def _preverify_all(pairs: Sequence[tuple[Envelope, bytes]]) -> int:
     verified = 0
     for envelope, public_key in pairs:
@@ -383,7 +438,7 @@ def _remember_parsed(data: bytes, envelope: Envelope) -> None:
             break
 
 
-_MemoKey = tuple[bytes, str, bytes, bytes]
+_MemoKey = Verified
 
 
 class _VerifiedMemo:
