@@ -40,8 +40,9 @@ def open_test_node(directory: NodeDir) -> Iterator[SyncingNode]:
     with (
         NodeStore.open(directory.database, secret) as store,
         httpx.Client(timeout=30.0) as http,
+        Syncer(directory, store, http) as syncer,
     ):
-        yield SyncingNode(directory, store, Syncer(directory, store, http))
+        yield SyncingNode(directory, store, syncer)
 
 
 @contextlib.contextmanager

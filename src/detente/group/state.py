@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum, StrEnum
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from immutables import Map
 from pydantic import BaseModel
@@ -316,24 +316,40 @@ class GroupState:
 
 
 _T = TypeVar("_T")
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-_set = object.__setattr__
+_REPLACERS: dict[type, Callable[[Any, dict[str, object]], Any]] = {}
 
 
 def _replace(obj: _T, /, **changes: object) -> _T:
     """``dataclasses.replace`` for the frozen dataclasses of this module, without going
     through ``__init__`` (none of them checks anything there): the state is copied once per
     statement, so this is on the hot path of every replay."""
-    cls = type(obj)
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES.setdefault(cls, tuple(f.name for f in fields(cls)))  # type: ignore[arg-type]
-    new = object.__new__(cls)
-    for name in names:
-        _set(new, name, changes.pop(name) if name in changes else getattr(obj, name))
-    if changes:
-        raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(changes))}")
-    return new
+    replacer = _REPLACERS.get(type(obj))
+    if replacer is None:
+        replacer = _REPLACERS.setdefault(type(obj), _replacer(type(obj)))
+    return cast(_T, replacer(obj, changes))
+
+
+def _replacer(cls: type) -> Callable[[Any, dict[str, object]], Any]:
+    """A copying function written out for ``cls``: one line per field, no loop (about twice
+    as fast as looping over the field names for the 27 fields of ``GroupState``)."""
+    names = [f.name for f in fields(cls)]
+    lines = ["def replace(obj, changes):", "    new = _new(cls)"]
+    lines += [
+        f"    _set(new, {n!r}, changes.pop({n!r}) if {n!r} in changes else obj.{n})" for n in names
+    ]
+    lines += ["    if changes:", "        _unknown(cls, changes)", "    return new"]
+    scope: dict[str, Any] = {
+        "_new": object.__new__,
+        "_set": object.__setattr__,
+        "_unknown": _unknown_fields,
+        "cls": cls,
+    }
+    exec("\n".join(lines), scope)  # noqa: S102  (our own text: field names of our classes)
+    return cast(Callable[[Any, dict[str, object]], Any], scope["replace"])
+
+
+def _unknown_fields(cls: type, changes: dict[str, object]) -> None:
+    raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(changes))}")
 
 
 # -- the canonical encoding ---------------------------------------------------------------

@@ -52,7 +52,7 @@ from detente.group.views import signing_keys
 from detente.hub.replay import replay
 from detente.hub.snapshot import SnapshotStore
 from detente.statements.envelope import MAX_ENTRY_SIZE
-from detente.statements.verifier import Verifier
+from detente.statements.verifier import Verifier, take_until_done
 from detente.tlog.receipt import Receipt
 from detente.tlog.sequencer import Sequencer
 from detente.tlog.storage import LogStore
@@ -187,11 +187,7 @@ class HubService:
                 # requests run meanwhile only as far as the lock.
                 for number, check in enumerate(checks):
                     # Rather than wait, verify the last chunks no worker has started.
-                    while not check.done.done() and any(
-                        later.take() for later in reversed(checks[number:])
-                    ):
-                        pass
-                    if not check.done.done():
+                    if not take_until_done(check, checks[number:]):
                         # Done, failed or cancelled alike: apply verifies the rest itself.
                         await asyncio.wait([asyncio.wrap_future(check.done)])
                     state = _apply(state, entries, check.start, check.stop, at, batch)

@@ -13,8 +13,8 @@ A typical use::
 
     node = NodeDir.open(path)
     with NodeStore.open(node.database, node.private_key().private_bytes_raw()) as store, \\
-            httpx.Client(timeout=30) as http:
-        report = Syncer(node, store, http).sync()
+            httpx.Client(timeout=30) as http, Syncer(node, store, http) as syncer:
+        report = syncer.sync()
         if report.misbehaviour is not None: ...   # the hub was caught; proof file kept
 """
 

@@ -302,9 +302,12 @@ def open_node(path: Path, *, clock: Callable[[], float] = time.time) -> Iterator
     directory = NodeDir.open(path)
     secret = directory.private_key().private_bytes_raw()
     store = NodeStore.open(directory.database, secret)
-    with httpx.Client(base_url=directory.config.hub_url, timeout=60.0) as http:
+    with (
+        httpx.Client(base_url=directory.config.hub_url, timeout=60.0) as http,
+        Syncer(directory, store, http) as syncer,
+    ):
         try:
-            yield Node(directory, store, Syncer(directory, store, http), http, clock)
+            yield Node(directory, store, syncer, http, clock)
         finally:
             close = getattr(store, "close", None)
             if close is not None:

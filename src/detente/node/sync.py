@@ -42,12 +42,11 @@ import contextlib
 import datetime as dt
 import gc
 import logging
-import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import httpx
@@ -72,8 +71,9 @@ from detente.node._tree import LocalTree
 from detente.node.config import NodeDir
 from detente.node.gossip import fetch_peer_checkpoint
 from detente.node.store import Misbehaviour, NodeStore, SyncPoint, TrustedCheckpoint
-from detente.statements.envelope import preverify_entries
 from detente.statements.payload import entry_hash
+from detente.statements.verifier import Check, take_until_done
+from detente.statements.verifier import Verifier as SignatureVerifier
 from detente.tlog.checkpoint import Checkpoint, SignedCheckpoint
 from detente.tlog.client import LogClient
 from detente.tlog.compact import CompactRange
@@ -157,16 +157,23 @@ class Syncer:
         self._key = node_dir.private_key()
         self._token: str | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="detente-node-state")
-        # Signatures of each fetched bundle are verified ahead on every core (cryptography
-        # releases the GIL); apply() then finds them in the verification memo.
-        cores = os.cpu_count() or 1
-        self._verifiers = (
-            ThreadPoolExecutor(min(cores, 4), thread_name_prefix="detente-node-verify")
-            if cores > 1
-            else None
-        )
+        # Signatures of each fetched bundle are verified ahead, in worker processes for a
+        # full bundle (detente.statements.verifier); apply() finds them in the memo.
+        self._signatures = SignatureVerifier(name="detente-node-verify")
 
     # -- public ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the signature workers and the state thread (a later sync starts them again
+        only for the workers; the syncer is not meant to be used after closing)."""
+        self._signatures.close()
+        self._pool.shutdown(wait=False)
+
+    def __enter__(self) -> Syncer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def sync(self) -> SyncReport:
         """Fetch, verify, apply and store everything new (see the module docstring)."""
@@ -385,6 +392,19 @@ class Syncer:
                 skip = max(start - base, 0)
                 yield base + skip, bundle[skip:]
 
+    def _ahead(
+        self, bundles: Iterator[tuple[int, list[bytes]]], keys: Callable[[], Mapping[str, bytes]]
+    ) -> Iterator[tuple[int, list[bytes], list[Check], list[Check]]]:
+        """Each bundle with the checks of its signatures, the next bundle's started before
+        this one is handed out, so worker processes verify it while this one is applied."""
+        current = next(bundles, None)
+        checks = [] if current is None else self._signatures.start(current[1], keys())
+        while current is not None:
+            following = next(bundles, None)
+            later = [] if following is None else self._signatures.start(following[1], keys())
+            yield current[0], current[1], checks, later
+            current, checks = following, later
+
     def _apply_all(
         self,
         state: GroupState,
@@ -401,10 +421,19 @@ class Syncer:
         # Only a rule refusal of an entry the tiles commit to convicts the log; an error in
         # fetching or parsing what the hub serves propagates as it is (the sync fails, and
         # nothing is stored, but nobody is accused on evidence that proves nothing).
-        for first, bundle in self._bundles(start, cp.size, cp.origin):
-            if self._verifiers is not None:
-                preverify_entries(bundle, signing_keys(state), self._verifiers)
+        applied = [state]  # the state after the last whole bundle, for the next one's keys
+        bundles = self._ahead(
+            self._bundles(start, cp.size, cp.origin), lambda: signing_keys(applied[0])
+        )
+        for first, bundle, checks, later in bundles:
+            waits = {check.start: number for number, check in enumerate(checks)}
             for offset, entry in enumerate(bundle):
+                number = waits.get(offset)
+                if number is not None:
+                    # Rather than wait, verify queued chunks (this bundle's or the next's).
+                    queued = [*checks[number:], *later]
+                    if not take_until_done(checks[number], queued):
+                        wait([checks[number].done])
                 index = first + offset
                 expected = leaves[index - start]
                 if leaf_hash(entry) != expected:
@@ -432,6 +461,7 @@ class Syncer:
                     state = apply(state, entry, at=at)
                 except DetenteError as exc:
                     raise self._bad_entry(index, entries, leaves, start, cp, note, at, exc) from exc
+            applied[0] = state
         return entries, state
 
     def _check_receipts(

@@ -43,7 +43,7 @@ from detente.statements.envelope import (
     verified_signatures,
 )
 
-__all__ = ["Check", "Verifier"]
+__all__ = ["Check", "Verifier", "take_until_done"]
 
 _log = logging.getLogger(__name__)
 
@@ -76,6 +76,16 @@ class Check:
             return False
         _settle(self.done, remember_verified(verified_signatures(self._entries, self._keys)))
         return True
+
+
+def take_until_done(check: Check, queued: Sequence[Check]) -> bool:
+    """While ``check`` is not done, verify chunks of ``queued`` no worker has started, the
+    last first, in the calling thread; True once ``check`` is done, False when nothing is
+    left to take and it is still running (then wait for it)."""
+    while not check.done.done():
+        if not any(other.take() for other in reversed(queued)):
+            return check.done.done()
+    return True
 
 
 class Verifier:
