@@ -125,19 +125,32 @@ def _stored(hub: Hub) -> int | None:
     return None if stored is None else stored[0]
 
 
+async def _until_stored(hub: Hub, size: int) -> None:
+    for _ in range(200):
+        if _stored(hub) == size:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no snapshot at size {size} (stored: {_stored(hub)})")
+
+
 def test_a_due_snapshot_is_stored_once_the_hub_is_idle(tmp_path: Path) -> None:
     directory, chain, start = _snapshotting(tmp_path / "hub", 4)
-    entries = [chain.make(REDLAND, EMPTY, start) for _ in range(5)]
+    first = [chain.make(REDLAND, EMPTY, start) for _ in range(9)]
+    then = [chain.make(REDLAND, EMPTY, start) for _ in range(4)]
 
     async def main() -> None:
         with open_hub(directory) as hub:
-            await hub.service.submit(entries, batch=True)
-            assert _stored(hub) == 1  # founding stored one; the next is due, not yet idle
-            for _ in range(100):
-                await asyncio.sleep(0.05)
-                if _stored(hub) is not None:
-                    break
-            assert _stored(hub) == 6  # genesis and five entries, once idle
+            # Size 1 -> 10: grown by more than the size at the last snapshot, so stored at
+            # once (the sustained-ingest rule; see the next test).
+            await hub.service.submit(first, batch=True)
+            await _until_stored(hub, 10)
+            # Size 10 -> 14: due (4 new entries), but not doubled: it waits for the hub to be
+            # idle for SNAPSHOT_IDLE, counted from the commit.
+            await hub.service.submit(then, batch=True)
+            assert _stored(hub) == 10
+            await asyncio.sleep(SNAPSHOT_IDLE * 0.3)
+            assert _stored(hub) == 10
+            await _until_stored(hub, 14)
             await hub.service.close()
 
     asyncio.run(main())

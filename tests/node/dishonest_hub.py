@@ -113,6 +113,8 @@ class DishonestHub:
         self.flip_in_bundle: set[tuple[str, int]] = set()
         #: views whose entry bundles are served cut short (garbled, not forged).
         self.truncate_bundles: set[str] = set()
+        #: (view, n): the entry bundle of tile n served cut short.
+        self.truncate_tiles: set[tuple[str, int]] = set()
         self.app = self._build()
 
     def _history(self, name: str) -> History:
@@ -142,7 +144,7 @@ class DishonestHub:
                 raise HTTPException(404, str(exc)) from exc
             if tile_id.level == ENTRIES_LEVEL:
                 data = self._tamper(name, tile_id, data)
-                if name in self.truncate_bundles:
+                if name in self.truncate_bundles or (name, tile_id.index) in self.truncate_tiles:
                     data = data[: len(data) // 2]
             return Response(data, media_type="application/octet-stream")
 

@@ -217,6 +217,22 @@ def test_a_validly_signed_statement_the_rules_refuse(tmp_path: Path) -> None:
         assert node.store.size() == 7  # the verified part stays
 
 
+def test_a_refused_entry_convicts_even_if_the_next_bundle_fails_to_arrive(
+    tmp_path: Path,
+) -> None:
+    # The node fetches bundle 1 while it applies bundle 0 (its signatures are checked ahead):
+    # a broken bundle 1 must not hide the refusal in bundle 0.
+    with make_world(tmp_path) as world:
+        node = world.node(REDLAND, "a")
+        before = [world.norm((BLUELAND, REDLAND)[n % 2], n) for n in range(7, 107)]
+        bad = world.chain.make(REDLAND, AgreementSign(agreement="no-such"), world.start + MINUTE)
+        after = [world.norm((BLUELAND, REDLAND)[n % 2], n) for n in range(107, 300)]
+        world.serve("a", world.history([*world.honest, *before, bad, *after]))
+        world.double.truncate_tiles.add(("a", 1))
+        finding = caught(node, node.sync(), "bad-entry", world.log_vkey)
+        assert f"entry {len(world.honest) + 100}" in finding.summary
+
+
 def test_an_entry_dropped_under_a_receipt_the_author_holds(tmp_path: Path) -> None:
     with make_world(tmp_path) as world:
         node = world.node(BLUELAND, "a")

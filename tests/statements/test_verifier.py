@@ -151,6 +151,49 @@ def test_a_dead_worker_only_means_less_was_pre_verified() -> None:
         assert sum(c.done.result() for c in again) == 200
 
 
+@pytest.mark.parametrize("give_up", ["take", "cancel"])
+def test_a_worker_dying_with_chunks_taken_or_given_up_leaves_no_check_hanging(
+    give_up: str,
+) -> None:
+    """Taken or cancelled chunks never sit cancelled in the pool: CPython 3.11's pool would
+    stop for good when a worker dies then, leaving every later check waiting forever."""
+    entries = _entries(1200)
+    with Verifier(processes=1, threads=1, chunk=32, small=100) as verifier:
+        wait([verifier.start(entries[:200], KEYS)[0].done], timeout=60)  # the worker is up
+        pool = verifier._process_pool
+        assert pool is not None
+        checks = verifier.start(entries, KEYS)
+        if give_up == "take":
+            assert checks[-1].take()
+        else:
+            checks[-1].done.cancel()
+        more = verifier.start(entries[:600], KEYS)
+        for process in list(pool._processes.values()):  # type: ignore[union-attr]
+            os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        _, pending = wait([c.done for c in checks[:-1] + more], timeout=60)
+        assert not pending
+        # And a new pool verifies the next run in full.
+        again = verifier.start(entries[:300], KEYS)
+        wait([c.done for c in again], timeout=60)
+        assert sum(c.done.result() for c in again) == 300
+
+
+def test_workers_that_keep_dying_are_given_up_on() -> None:
+    entries = _entries(300)
+    with Verifier(processes=1, threads=1, chunk=32, small=100) as verifier:
+        for _ in range(3):
+            wait([verifier.start(entries[:200], KEYS)[0].done], timeout=60)
+            pool = verifier._process_pool
+            assert pool is not None
+            for process in list(pool._processes.values()):  # type: ignore[union-attr]
+                os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            wait([c.done for c in verifier.start(entries, KEYS)], timeout=60)
+        checks = verifier.start(entries, KEYS)
+        # Given up: every check completes at once with nothing verified; apply verifies.
+        assert all(c.done.result(timeout=0) == 0 for c in checks)
+        assert verifier._process_pool is None
+
+
 def test_a_cancelled_check_is_dropped_quietly(caplog: pytest.LogCaptureFixture) -> None:
     entries = _entries(600)
     with Verifier(processes=1, threads=1, chunk=32, small=100) as verifier:

@@ -171,7 +171,10 @@ def open_hub(hub: HubDir, *, clock: Clock = time.time) -> Iterator[Hub]:
             token_ttl=settings.token_ttl,
             challenge_ttl=settings.challenge_ttl,
         )
-        yield Hub(hub, store, service, auth, clock)
+        try:
+            yield Hub(hub, store, service, auth, clock)
+        finally:
+            service.stop_workers()
 
 
 @contextlib.contextmanager

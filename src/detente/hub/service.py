@@ -28,8 +28,10 @@ long the log gets, and a restart's replay at most as long as what was snapshotte
 Signatures are checked ahead (``detente.statements.verifier``): as a request arrives, every
 signature of its entries by a party's current key is pre-verified, a large request in worker
 processes chunk by chunk, a small one in threads. Under the lock the request applies each
-chunk as soon as its signatures are in the verification memo, with the event loop free while
-it waits, so the next chunk is verified on one core while this one is applied on the other.
+chunk as soon as its signatures are in the verification memo, so the next chunk is verified
+on one core while this one is applied on the other. When it would wait, it verifies a chunk
+no worker has started yet itself (the event loop is busy meanwhile, as while applying), and
+only then waits, with the event loop free.
 This changes no outcome: an entry that does not parse, an unknown key or a signature that
 fails is simply not pre-verified, and ``apply`` verifies it itself and refuses it as before.
 """
@@ -52,7 +54,7 @@ from detente.group.views import signing_keys
 from detente.hub.replay import replay
 from detente.hub.snapshot import SnapshotStore
 from detente.statements.envelope import MAX_ENTRY_SIZE
-from detente.statements.verifier import Verifier, take_until_done
+from detente.statements.verifier import CHECK_WAIT, Verifier, take_until_done
 from detente.tlog.receipt import Receipt
 from detente.tlog.sequencer import Sequencer
 from detente.tlog.storage import LogStore
@@ -188,8 +190,9 @@ class HubService:
                 for number, check in enumerate(checks):
                     # Rather than wait, verify the last chunks no worker has started.
                     if not take_until_done(check, checks[number:]):
-                        # Done, failed or cancelled alike: apply verifies the rest itself.
-                        await asyncio.wait([asyncio.wrap_future(check.done)])
+                        # Done, failed or late alike: apply verifies the rest itself.
+                        done = asyncio.wrap_future(check.done)
+                        await asyncio.wait([done], timeout=CHECK_WAIT)
                     state = _apply(state, entries, check.start, check.stop, at, batch)
                 if not checks:
                     state = _apply(state, entries, 0, len(entries), at, batch)
@@ -221,6 +224,11 @@ class HubService:
             raise
         except Exception as exc:
             raise StorageError(f"the log could not commit the statements: {exc}") from exc
+
+    def stop_workers(self) -> None:
+        """Stop the signature workers (``close`` does it too); for an owner that never
+        served, or served without the app's lifespan."""
+        self._verifier.close()
 
     def warm(self) -> None:
         """Start the signature workers now rather than on the first large request."""

@@ -72,7 +72,7 @@ from detente.node.config import NodeDir
 from detente.node.gossip import fetch_peer_checkpoint
 from detente.node.store import Misbehaviour, NodeStore, SyncPoint, TrustedCheckpoint
 from detente.statements.payload import entry_hash
-from detente.statements.verifier import Check, take_until_done
+from detente.statements.verifier import CHECK_WAIT, Check, take_until_done
 from detente.statements.verifier import Verifier as SignatureVerifier
 from detente.tlog.checkpoint import Checkpoint, SignedCheckpoint
 from detente.tlog.client import LogClient
@@ -400,7 +400,13 @@ class Syncer:
         current = next(bundles, None)
         checks = [] if current is None else self._signatures.start(current[1], keys())
         while current is not None:
-            following = next(bundles, None)
+            try:
+                following = next(bundles, None)
+            except Exception:
+                # The next bundle could not be fetched: this one is still applied first, so
+                # a refusal in it (which convicts the hub) is not lost to a fetch error.
+                yield current[0], current[1], checks, []
+                raise
             later = [] if following is None else self._signatures.start(following[1], keys())
             yield current[0], current[1], checks, later
             current, checks = following, later
@@ -433,7 +439,7 @@ class Syncer:
                     # Rather than wait, verify queued chunks (this bundle's or the next's).
                     queued = [*checks[number:], *later]
                     if not take_until_done(checks[number], queued):
-                        wait([checks[number].done])
+                        wait([checks[number].done], timeout=CHECK_WAIT)
                 index = first + offset
                 expected = leaves[index - start]
                 if leaf_hash(entry) != expected:

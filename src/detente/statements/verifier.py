@@ -32,6 +32,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
@@ -43,38 +44,43 @@ from detente.statements.envelope import (
     verified_signatures,
 )
 
-__all__ = ["Check", "Verifier", "take_until_done"]
+__all__ = ["CHECK_WAIT", "Check", "Verifier", "take_until_done"]
 
 _log = logging.getLogger(__name__)
+#: Seconds a caller waits for a chunk's check before it applies without (and so verifies
+#: itself): a safety net, a check normally completes in milliseconds or fails at once.
+CHECK_WAIT = 30.0
+#: Worker pools that may break (a worker killed, or unable to start) before processes are
+#: given up on for good and ``apply`` verifies every signature itself.
+_MAX_BREAKS = 3
 
 
 class Check:
     """The pre-verification of ``entries[start:stop]``: ``done`` completes (with the number
     of signatures that verified) once they are in this process's memo."""
 
-    __slots__ = ("_entries", "_keys", "_taken", "_work", "done", "start", "stop")
+    __slots__ = ("_entries", "_keys", "_owner", "done", "start", "stop")
 
     def __init__(self, start: int, stop: int, done: Future[int]) -> None:
         self.start = start
         self.stop = stop
         self.done = done
-        self._work: Future[list[Verified]] | None = None
+        self._owner: Verifier | None = None  # set while the chunk waits for a worker
         self._entries: Sequence[bytes] = ()
         self._keys: Mapping[str, bytes] = {}
-        self._taken = False
 
     def take(self) -> bool:
         """Verify this chunk in the calling thread if no worker has started on it yet; True
         if it did. A caller with nothing to apply until an earlier chunk is back takes the
         last chunks itself, so both cores verify instead of one waiting."""
-        work = self._work
-        if work is None or self.done.done():
-            return False
-        self._taken = True
-        if not work.cancel():  # running or finished: the worker completes it
-            self._taken = False
-            return False
-        _settle(self.done, remember_verified(verified_signatures(self._entries, self._keys)))
+        owner = self._owner
+        if owner is None or not owner._unqueue(self):
+            return False  # a worker has it, or it is done
+        count = 0
+        try:
+            count = remember_verified(verified_signatures(self._entries, self._keys))
+        finally:
+            _settle(self.done, count)
         return True
 
 
@@ -117,6 +123,12 @@ class Verifier:
         self._process_pool: ProcessPoolExecutor | None = None
         self._thread_pool: ThreadPoolExecutor | None = None
         self._closed = False
+        # Chunks wait here, not in the pool: the pool gets at most one more than it has
+        # workers, and nothing in it is ever cancelled (CPython 3.11's pool stops for good if
+        # a worker dies while a cancelled item is still queued in it).
+        self._queue: deque[Check] = deque()
+        self._in_pool = 0
+        self._breaks = 0
 
     def start(self, entries: Sequence[bytes], keys: Mapping[str, bytes]) -> list[Check]:
         """Start pre-verifying every signature in ``entries`` by a key in ``keys`` (keyid to
@@ -132,20 +144,24 @@ class Verifier:
     def warm(self) -> None:
         """Start the worker processes now (in the background), not on the first large run:
         for a server, whose first large request should not wait for them to start."""
-        if self._processes > 0 and not self._closed:
-            pool = self._pool()
-            for _ in range(self._processes):
-                pool.submit(int)
+        pool = self._pool() if self._processes > 0 else None
+        for _ in range(self._processes if pool is not None else 0):
+            pool.submit(int)  # type: ignore[union-attr]
 
     def close(self) -> None:
-        """Stop the workers; checks still running complete with what they verified."""
+        """Stop the workers; chunks no worker has started complete with nothing verified,
+        and those in a worker complete when it is done."""
         with self._lock:
             self._closed = True
             pools: list[Executor | None] = [self._process_pool, self._thread_pool]
             self._process_pool = self._thread_pool = None
+            queued, self._queue = list(self._queue), deque()
+        for check in queued:
+            check._owner = None
+            _settle(check.done, 0)
         for pool in pools:
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=False)
 
     def __enter__(self) -> Verifier:
         return self
@@ -157,6 +173,8 @@ class Verifier:
 
     def _in_threads(self, entries: Sequence[bytes], keys: Mapping[str, bytes]) -> list[Check]:
         with self._lock:
+            if self._closed:
+                return []
             if self._thread_pool is None:
                 self._thread_pool = ThreadPoolExecutor(self._threads, thread_name_prefix=self._name)
             pool = self._thread_pool
@@ -172,7 +190,6 @@ class Verifier:
         return [Check(0, len(entries), every)]
 
     def _in_processes(self, entries: Sequence[bytes], keys: dict[str, bytes]) -> list[Check]:
-        pool = self._pool()
         checks = []
         # The caller can start applying once the first chunk is back, so the first chunks
         # are small (a quarter, a half, then whole chunks): less time with one core idle.
@@ -180,54 +197,100 @@ class Verifier:
         while start < len(entries):
             stop = min(start + size, len(entries))
             size = min(size * 2, self._chunk)
-            done: Future[int] = Future()
-            work: Future[list[Verified]] | None = None
-            try:
-                work = pool.submit(verified_signatures, list(entries[start:stop]), keys)
-            except (BrokenProcessPool, RuntimeError) as exc:  # broken or shut down
-                self._broken(pool, exc)
-                done.set_result(0)
-            check = Check(start, stop, done)
-            if work is not None:
-                check._work, check._entries, check._keys = work, entries[start:stop], keys
-                work.add_done_callback(functools.partial(self._remember, check=check, pool=pool))
-                # A caller that gives up (cancels) frees the worker for what is still wanted.
-                done.add_done_callback(functools.partial(_cancel_with, work=work))
+            check = Check(start, stop, Future())
+            check._owner, check._entries, check._keys = self, entries[start:stop], keys
+            # A caller that gives up (cancels) takes the chunk off the queue.
+            check.done.add_done_callback(functools.partial(self._dropped, check=check))
             checks.append(check)
             start = stop
+        with self._lock:
+            if self._closed:
+                return []
+            self._queue.extend(checks)
+        self._feed()
         return checks
 
-    def _pool(self) -> ProcessPoolExecutor:
+    def _feed(self) -> None:
+        """Hand queued chunks to the workers, keeping the pool at most one item ahead."""
+        while True:
+            with self._lock:
+                if self._closed or not self._queue or self._in_pool > self._processes:
+                    return
+                check = self._queue.popleft()
+                check._owner = None
+                pool = self._pool_locked()
+                if pool is None:  # processes given up on: apply verifies everything itself
+                    _settle(check.done, 0)
+                    continue
+                self._in_pool += 1
+            try:
+                work = pool.submit(verified_signatures, list(check._entries), check._keys)
+            except (BrokenProcessPool, RuntimeError) as exc:  # broken, or shut down
+                self._finished_one(pool, exc)
+                _settle(check.done, 0)
+                continue
+            work.add_done_callback(functools.partial(self._remember, check=check, pool=pool))
+
+    def _unqueue(self, check: Check) -> bool:
         with self._lock:
-            if self._process_pool is None:
-                self._process_pool = ProcessPoolExecutor(
-                    self._processes,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_worker_started,
-                )
-            return self._process_pool
+            if check._owner is not self:
+                return False
+            check._owner = None
+            self._queue.remove(check)
+            return True
+
+    def _dropped(self, done: Future[int], *, check: Check) -> None:
+        if done.cancelled():
+            self._unqueue(check)
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            return self._pool_locked()
+
+    def _pool_locked(self) -> ProcessPoolExecutor | None:
+        if self._closed or self._breaks >= _MAX_BREAKS:
+            return None
+        if self._process_pool is None:
+            self._process_pool = ProcessPoolExecutor(
+                self._processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_started,
+            )
+        return self._process_pool
 
     def _remember(self, work: Future[list[Verified]], *, check: Check, pool: Executor) -> None:
-        if work.cancelled() and check._taken:
-            return  # taken by the caller, who settles it
-        done = check.done
         count = 0
+        broken: BaseException | None = None
         try:
-            if not work.cancelled():
-                count = remember_verified(work.result())
+            count = remember_verified(work.result())
         except BrokenProcessPool as exc:
-            self._broken(pool, exc)
+            broken = exc
         except Exception:  # never decisive: apply verifies what is not in the memo
             _log.exception("pre-verification in a worker process failed")
         finally:
-            _settle(done, count)
+            _settle(check.done, count)
+            self._finished_one(pool, broken)
+        self._feed()
 
-    def _broken(self, pool: Executor, exc: BaseException) -> None:
+    def _finished_one(self, pool: Executor, broken: BaseException | None) -> None:
         with self._lock:
-            if self._process_pool is pool:
-                _log.warning("signature workers stopped (%s); starting new ones on next use", exc)
-                self._process_pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+            if self._process_pool is not pool:
+                return  # a pool already replaced: its items were counted off then
+            if broken is None:
+                self._in_pool -= 1
+                return
+            self._breaks += 1
+            self._process_pool = None
+            self._in_pool = 0
+            given_up = self._breaks >= _MAX_BREAKS
+        _log.warning(
+            "signature workers stopped (%s); %s",
+            broken,
+            "verifying in the applying thread from now on"
+            if given_up
+            else "starting new ones for what is queued",
+        )
+        pool.shutdown(wait=False)
 
 
 def _when_all(futures: list[Future[int]], every: Future[int]) -> None:
@@ -246,11 +309,6 @@ def _when_all(futures: list[Future[int]], every: Future[int]) -> None:
 
     for future in futures:
         future.add_done_callback(one_done)
-
-
-def _cancel_with(done: Future[int], *, work: Future[list[Verified]]) -> None:
-    if done.cancelled():
-        work.cancel()
 
 
 def _settle(future: Future[int], count: int) -> None:
