@@ -22,10 +22,11 @@ from detente.hub.config import HubDir
 from detente.hub.instance import GC_THRESHOLD, found, open_hub, tuned_gc
 from detente.hub.service import BatchRefusedError, HubService
 from detente.statements import envelope as envelope_module
-from detente.statements.envelope import Envelope, Signature, sign_envelope
+from detente.statements.envelope import sign_envelope
 from detente.statements.kinds import ContactUpdate
 from group.scenario import BLUELAND, REDLAND, Chain, build_genesis, party_key
 from hub.harness import ORIGIN, issued_start
+from statements.examples import forged
 
 EMPTY = ContactUpdate(contacts=())
 
@@ -37,16 +38,6 @@ def _founded(path: Path) -> tuple[HubDir, Chain, dt.datetime]:
     body = build_genesis(start, log_origin=ORIGIN, log_vkey=directory.log.vkey)
     found(directory, chain.genesis(body, start, [BLUELAND, REDLAND]))
     return directory, chain, start
-
-
-def _forged(entry: bytes) -> bytes:
-    """``entry`` with one bit of its signature flipped."""
-    envelope = Envelope.from_bytes(entry)
-    [signature] = envelope.signatures
-    sig = bytes([signature.sig[0] ^ 1]) + signature.sig[1:]
-    return Envelope(
-        envelope.payload_type, envelope.payload, (Signature(signature.keyid, sig),)
-    ).to_bytes()
 
 
 @pytest.mark.parametrize(
@@ -61,7 +52,7 @@ def test_pre_verification_changes_no_outcome(
     monkeypatch.setattr(envelope_module, "_VERIFIED", memo)
     directory, chain, start = _founded(tmp_path / "hub")
     good = [chain.make(author, EMPTY, start) for author in [BLUELAND, REDLAND] * (size // 2)]
-    bad = _forged(chain.make(BLUELAND, EMPTY, start, advance=False))
+    bad = forged(chain.make(BLUELAND, EMPTY, start, advance=False))
     # Signed by Blueland's key (a valid signature, so pre-verified) but authored by Redland.
     wrong_signer = chain.make(REDLAND, EMPTY, start, signers=[BLUELAND], advance=False)
 

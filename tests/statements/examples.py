@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from detente.statements import KINDS, Body, Statement, Tlp
+from detente.statements.envelope import Envelope, Signature
 from detente.statements.kinds import (
     AgreementPropose,
     AgreementSign,
@@ -56,6 +57,7 @@ __all__ = [
     "ISSUED_AT",
     "NEWCOMER",
     "VALID_BODIES",
+    "forged",
     "party_key",
     "public_key",
     "statement",
@@ -84,6 +86,16 @@ def party_key(name: str) -> Ed25519PrivateKey:
 
 def public_key(name: str) -> bytes:
     return party_key(name).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def forged(entry: bytes) -> bytes:
+    """``entry`` (an envelope with one signature) with one bit of its signature flipped."""
+    envelope = Envelope.from_bytes(entry)
+    [signature] = envelope.signatures
+    sig = bytes([signature.sig[0] ^ 1]) + signature.sig[1:]
+    return Envelope(
+        envelope.payload_type, envelope.payload, (Signature(signature.keyid, sig),)
+    ).to_bytes()
 
 
 def _party(name: str) -> PartyKeys:

@@ -13,13 +13,12 @@ import signal
 from concurrent.futures import wait
 
 import pytest
-from examples import party_key, public_key
+from examples import forged, party_key, public_key
 
 from detente.errors import SignatureError
 from detente.statements import envelope as envelope_module
 from detente.statements.envelope import (
     Envelope,
-    Signature,
     key_id,
     remember_verified,
     sign_envelope,
@@ -44,15 +43,6 @@ def _entries(count: int, signer: str = SIGNER) -> list[bytes]:
     return [sign_envelope(b'{"n":%d}' % n, [party_key(signer)]).to_bytes() for n in range(count)]
 
 
-def _forged(entry: bytes) -> bytes:
-    envelope = Envelope.from_bytes(entry)
-    [signature] = envelope.signatures
-    sig = bytes([signature.sig[0] ^ 1]) + signature.sig[1:]
-    return Envelope(
-        envelope.payload_type, envelope.payload, (Signature(signature.keyid, sig),)
-    ).to_bytes()
-
-
 def _mixed(count: int) -> tuple[list[bytes], set[int]]:
     """``count`` entries; every 7th forged, every 11th by a stranger, one not an envelope."""
     entries = _entries(count)
@@ -60,7 +50,7 @@ def _mixed(count: int) -> tuple[list[bytes], set[int]]:
     good = set()
     for n in range(count):
         if n % 7 == 3:
-            entries[n] = _forged(entries[n])
+            entries[n] = forged(entries[n])
         elif n % 11 == 5:
             entries[n] = stranger[n]
         elif n == 1:
