@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import re
 import threading
@@ -311,29 +310,14 @@ def preverify(
     return sum(executor.map(_preverify_all, chunks))
 
 
-def preverify_entries(
-    entries: Sequence[bytes], keys: Mapping[str, bytes], executor: Executor | None = None
-) -> int:
-    """Pre-verify every signature in the log ``entries`` whose keyid is in ``keys``.
-
-    ``keys`` maps keyids to raw public keys (the speaking parties' current keys). An entry
-    that does not parse is skipped: whoever applies it parses it again and refuses it. With
-    ``executor`` each chunk of entries is parsed and verified by one task, so one chunk's
-    signatures are verified while the next chunk is parsed.
+def preverify_entries(entries: Sequence[bytes], keys: Mapping[str, bytes]) -> int:
+    """Pre-verify every signature in the log ``entries`` whose keyid is in ``keys`` and
+    remember each success (``verified_signatures`` then ``remember_verified``, in this
+    process). ``keys`` maps keyids to raw public keys (the speaking parties' current keys).
+    An entry that does not parse is skipped: whoever applies it parses it again and refuses
+    it. ``detente.statements.verifier`` spreads this over threads or worker processes.
     """
-    if executor is not None and len(entries) > _PREVERIFY_CHUNK:
-        chunks = [
-            entries[i : i + _PREVERIFY_CHUNK] for i in range(0, len(entries), _PREVERIFY_CHUNK)
-        ]
-        return sum(executor.map(functools.partial(preverify_entries, keys=keys), chunks))
-    pairs: list[tuple[Envelope, bytes]] = []
-    for entry in entries:
-        try:
-            envelope = Envelope.from_bytes(entry)
-        except DetenteError:
-            continue
-        pairs.extend((envelope, keys[s.keyid]) for s in envelope.signatures if s.keyid in keys)
-    return preverify(pairs, executor)
+    return remember_verified(verified_signatures(entries, keys))
 
 
 #: What a verification that succeeded is remembered by: the raw public key, its keyid, the

@@ -11,6 +11,9 @@ and the caller applies each chunk of entries as soon as its signatures are in th
   (``envelope.verified_signatures``) and the results are put in this process's memo
   (``envelope.remember_verified``) before the chunk's future completes. The workers hold no
   GIL of ours, so verifying chunk k+1 runs on one core while chunk k is applied on the other.
+  Chunks wait in the verifier's own queue and are handed to the pool one ahead of its
+  workers, so a caller that would wait can take a queued chunk and verify it itself
+  (:meth:`Check.take`), and nothing in the pool is ever cancelled.
 - a small one goes to a few threads (``cryptography`` releases the GIL while it verifies).
   A thread must take the GIL back after each signature, which an applying thread holds for
   up to the switch interval, so with threads the caller waits for every chunk before
