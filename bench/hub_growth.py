@@ -4,8 +4,9 @@ Starts one hub (SQLite, a witness on loopback, as ``hub_bench.py`` does), sends 
 (default 30,000) in batches of 500 through ``POST /v1/statements/batch``, one batch after the
 other, and prints the mean time per batch and its rate as a ratio of the Ed25519 verification
 rate measured just before and just after each group of six batches (their mean), then the
-median ratio. The hub waits during those measurements (0.5 s each), which lets its checkpoint
-publication catch up: a small advantage over sustained ingest. Shows how ingest changes as the
+median ratio. That rate is measured in a fresh interpreter (``baseline.py``). The hub waits
+during those measurements (about 0.6 s each), which lets its checkpoint publication catch up:
+a small advantage over sustained ingest. Shows how ingest changes as the
 group state grows, and the pauses while a state snapshot is stored (every 10,000 entries).
 
     .venv/bin/python bench/hub_growth.py [N]
@@ -21,12 +22,13 @@ from pathlib import Path
 
 import httpx
 
-from hub_bench import running_hub, verify_rate
+from baseline import fresh_verify_rate
+from hub_bench import running_hub
 
 BATCH = 500
 GROUP = 6
-#: Seconds of verification measured between groups of batches (below the hub's idle
-#: snapshot delay of one second, so no snapshot is stored in the pause).
+#: Seconds of verification measured between groups of batches (with the interpreter's start,
+#: below the hub's idle snapshot delay of one second, so no snapshot is stored in the pause).
 BASELINE = 0.5
 
 
@@ -38,11 +40,11 @@ def main() -> None:
         times: list[float] = []
         # The verification rate measured before each group of batches and after the last:
         # each group's baseline is the mean of the two around it (the machine's speed drifts).
-        verify = [verify_rate(BASELINE)]
+        verify = [fresh_verify_rate(BASELINE)]
         with httpx.Client(base_url=url, timeout=120) as http:
             for number, body in enumerate(bodies):
                 if number and not number % GROUP:
-                    verify.append(verify_rate(BASELINE))
+                    verify.append(fresh_verify_rate(BASELINE))
                 begin = time.perf_counter()
                 answer = http.post(
                     "/v1/statements/batch",
@@ -52,7 +54,7 @@ def main() -> None:
                 times.append(time.perf_counter() - begin)
                 if answer.status_code != 201:
                     raise RuntimeError(f"hub refused a batch: {answer.text[:500]}")
-        verify.append(verify_rate(BASELINE))
+        verify.append(fresh_verify_rate(BASELINE))
     ratios = []
     for group, first in enumerate(range(0, len(times), GROUP)):
         part = times[first : first + GROUP]
