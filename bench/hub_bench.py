@@ -54,6 +54,7 @@ from baseline import fresh_verify_rate
 from detente.hub.app import create_hub_app
 from detente.hub.config import HubDir
 from detente.hub.instance import found, open_hub
+from detente.hub.service import SNAPSHOT_IDLE
 from detente.serving import BackgroundServer
 from detente.statements.envelope import PAYLOAD_TYPE
 from detente.statements.kinds import (
@@ -137,15 +138,20 @@ class Authors:
         return entry
 
 
-def quiet(limit: float = 60.0) -> None:
-    """Wait until the hub (in this process and its workers) has had nothing to do for 0.2 s:
-    a baseline measured while it still publishes a checkpoint or seals a snapshot reads low
-    and would flatter the ratio."""
-    deadline = time.monotonic() + limit
+def quiet(limit: float = 120.0) -> None:
+    """Wait until the hub (in this process and its workers) has used no CPU for longer than
+    it waits before it stores a due snapshot when idle (``SNAPSHOT_IDLE``): a baseline
+    measured while the hub still publishes a checkpoint or stores that snapshot reads low and
+    would flatter the ratio."""
+    window = SNAPSHOT_IDLE + 0.5
+    now = time.monotonic()
+    deadline, calm_since = now + limit, now
     while time.monotonic() < deadline:
-        cpu, workers = time.process_time(), children_cpu()
-        time.sleep(0.2)
-        if time.process_time() - cpu + children_cpu() - workers < 0.01:
+        used = time.process_time() + children_cpu()
+        time.sleep(0.1)
+        if time.process_time() + children_cpu() - used > 0.005:
+            calm_since = time.monotonic()
+        elif time.monotonic() - calm_since >= window:
             return
     raise RuntimeError(f"the hub was still busy after {limit:.0f} s")
 
