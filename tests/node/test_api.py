@@ -63,6 +63,16 @@ def test_token_required_except_gossip(world: tuple[WitnessedHub, Node]) -> None:
         assert gossip.content.startswith(b"detente.test/hub\n")
 
 
+def test_gossip_before_any_sync_is_a_problem_detail(tmp_path: Path) -> None:
+    """A node that trusts no checkpoint yet answers its peers with a 404 problem detail."""
+    root = make_node(tmp_path / "red", REDLAND, "http://127.0.0.1:9")  # never contacted
+    with open_node(root) as fresh, asgi_client(create_node_app(fresh)) as anonymous:
+        answer = anonymous.get("/gossip/checkpoint")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "trusts no checkpoint yet" in answer.json()["detail"]
+
+
 def test_say_then_view_then_export(api: httpx.Client) -> None:
     said = api.post("/api/say/agreement.propose", json=ACCORD)
     assert said.status_code == 201, said.text

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 
 from detente.errors import ConflictError, DetenteError, MalformedError
 from detente.node.config import NodeDir
-from detente.node.gossip import gossip_router
+from detente.node.gossip import gossip_router, store_latest
 from detente.node.misbehaviour import Finding, bad_entry_proof, check_misbehaviour
 from detente.node.store import NodeStore
 from detente.node.sync import SyncReport
@@ -287,7 +287,7 @@ def test_two_nodes_shown_two_checkpoints_of_one_size(tmp_path: Path) -> None:
         gossip = {}
         for party in (BLUELAND, REDLAND):
             app = FastAPI()
-            app.include_router(gossip_router(lambda party=party: stores[party]))
+            app.include_router(gossip_router(lambda party=party: store_latest(stores[party])))
             gossip[party] = world.stack.enter_context(BackgroundServer(app))
         blue = world.node(BLUELAND, "a", peers=(gossip[REDLAND].url,))
         red = world.node(REDLAND, "b", peers=(gossip[BLUELAND].url,))

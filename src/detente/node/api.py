@@ -33,20 +33,20 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from detente.errors import DetenteError, MalformedError, NotFoundError
+from detente.errors import DetenteError, MalformedError
 from detente.group import views as group_views
 from detente.group.state import GroupState
 from detente.hub import views as json_views
 from detente.hub.app import problem_for
+from detente.node.gossip import gossip_router
 from detente.node.speaker import Said, body_from_json
 from detente.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from detente.statements.kinds import Body, Pap, Tlp, format_time
 from detente.statements.payload import SignedStatement, encode_statement
 from detente.transcript.bundle import Bundle, Subject
 
-__all__ = ["NOTE_MEDIA_TYPE", "NodeService", "create_node_app", "statement_json", "subject_of"]
+__all__ = ["NodeService", "create_node_app", "statement_json", "subject_of"]
 
-NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
 _MAX_LOG_PAGE = 1000
 
 
@@ -137,12 +137,7 @@ def create_node_app(node: NodeService) -> FastAPI:
     app.add_exception_handler(DetenteError, _detente_error)
     member = [Depends(_token_check(node.api_token))]
 
-    @app.get("/gossip/checkpoint", summary="The latest trusted cosigned checkpoint (public)")
-    def gossip_checkpoint() -> Response:
-        note = node.latest_checkpoint()
-        if note is None:
-            raise NotFoundError("this node trusts no checkpoint yet")
-        return Response(note, media_type=NOTE_MEDIA_TYPE)
+    app.include_router(gossip_router(node.latest_checkpoint))
 
     @app.get("/api/status", dependencies=member, summary="Party, log health, misbehaviour")
     def status() -> dict[str, Any]:

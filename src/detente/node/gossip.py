@@ -8,8 +8,8 @@ size and a root). :class:`~detente.node.sync.Syncer` fetches every peer's note a
 with what the hub showed this node raises ``SplitViewError``, which becomes a ``split-view``
 proof file.
 
-:func:`gossip_router` is the route for the node's API (``detente.node.api`` includes it);
-:func:`create_gossip_app` serves it alone (tests, or a node that only gossips).
+:func:`gossip_router` is the route, which the node's API (``detente.node.api``) includes;
+a 404 problem detail says the node trusts no checkpoint yet.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from detente.errors import NotFoundError, TooLargeError
@@ -26,9 +26,9 @@ from detente.node.store import NodeStore
 __all__ = [
     "GOSSIP_MEDIA_TYPE",
     "GOSSIP_PATH",
-    "create_gossip_app",
     "fetch_peer_checkpoint",
     "gossip_router",
+    "store_latest",
 ]
 
 GOSSIP_PATH = "/gossip/checkpoint"
@@ -36,8 +36,8 @@ GOSSIP_MEDIA_TYPE = "text/plain; charset=utf-8"
 _MAX_NOTE = 1 << 20
 
 
-def gossip_router(store: NodeStore | Callable[[], NodeStore]) -> APIRouter:
-    """``GET /gossip/checkpoint`` of ``store`` (or of the store a callable returns)."""
+def gossip_router(latest: Callable[[], bytes | None]) -> APIRouter:
+    """``GET /gossip/checkpoint``: the note ``latest()`` returns; a 404 problem when None."""
     router = APIRouter()
 
     @router.get(
@@ -46,20 +46,18 @@ def gossip_router(store: NodeStore | Callable[[], NodeStore]) -> APIRouter:
         response_class=Response,
     )
     def checkpoint() -> Response:
-        current = store() if callable(store) else store
-        latest = current.latest_checkpoint()
-        if latest is None:
-            return Response("this node trusts no checkpoint yet\n", status_code=404)
-        return Response(latest.note, media_type=GOSSIP_MEDIA_TYPE)
+        note = latest()
+        if note is None:
+            raise NotFoundError("this node trusts no checkpoint yet")
+        return Response(note, media_type=GOSSIP_MEDIA_TYPE)
 
     return router
 
 
-def create_gossip_app(store: NodeStore) -> FastAPI:
-    """A FastAPI app serving only :data:`GOSSIP_PATH` for ``store``."""
-    app = FastAPI(title="Detente node gossip", version="1")
-    app.include_router(gossip_router(store))
-    return app
+def store_latest(store: NodeStore) -> bytes | None:
+    """The latest checkpoint note ``store`` trusted, or None."""
+    latest = store.latest_checkpoint()
+    return None if latest is None else bytes(latest.note)
 
 
 def fetch_peer_checkpoint(http: httpx.Client, peer_url: str) -> bytes | None:

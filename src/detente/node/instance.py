@@ -30,6 +30,7 @@ from detente.group.state import GroupState
 from detente.node.blobs import BlobClient, hub_login
 from detente.node.confidential import download_bytes
 from detente.node.config import NodeDir
+from detente.node.gossip import store_latest
 from detente.node.speaker import Said, Speaker
 from detente.node.vault import Vault, VaultReport
 from detente.statements.kinds import Body, Pap, Sealed, Tlp
@@ -222,8 +223,7 @@ class Node:
         return [(start + i, open_entry(e)) for i, e in enumerate(data)]
 
     def latest_checkpoint(self) -> bytes | None:
-        latest = self.store.latest_checkpoint()
-        return None if latest is None else bytes(latest.note)
+        return store_latest(self.store)
 
     def export(self, subject: Subject) -> Bundle:
         """A transcript bundle under the latest trusted checkpoint, from the node's own copy."""
