@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import os
 import random
+import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +42,8 @@ from detente.tlog.storage import LogStore
 console = Console()
 ENTRY_SIZE = 256
 PG_DEFAULT = os.environ.get("DETENTE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_SCHEMA = "detente_bench"
+#: A schema of its own per run, so two runs against one server never drop each other's.
+PG_SCHEMA = f"detente_bench_{secrets.token_hex(6)}"
 
 
 def entries(n: int, seed: int = 1) -> Iterator[bytes]:

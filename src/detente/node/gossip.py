@@ -22,6 +22,7 @@ from fastapi.responses import Response
 
 from detente.errors import NotFoundError, TooLargeError
 from detente.node.store import NodeStore
+from detente.problem import problem_response
 
 __all__ = [
     "GOSSIP_MEDIA_TYPE",
@@ -47,8 +48,8 @@ def gossip_router(latest: Callable[[], bytes | None]) -> APIRouter:
     )
     def checkpoint() -> Response:
         note = latest()
-        if note is None:
-            raise NotFoundError("this node trusts no checkpoint yet")
+        if note is None:  # answered here, so the router needs no handler from its app
+            return problem_response(404, "Not Found", "this node trusts no checkpoint yet")
         return Response(note, media_type=GOSSIP_MEDIA_TYPE)
 
     return router
