@@ -15,7 +15,13 @@ import pytest
 
 from detente.errors import NotFoundError, RejectedError, VerificationError
 from detente.node.api import create_node_app
-from detente.node.evidence import attach_evidence, fetch_evidence, incident_readers
+from detente.node.evidence import (
+    attach_evidence,
+    fetch_evidence,
+    incident_readers,
+    seal_evidence,
+    upload_evidence,
+)
 from detente.node.instance import Node
 from detente.serving import BackgroundServer
 from detente.statements.kinds import Evidence, IncidentNotify, Purpose, Severity, Tlp
@@ -59,6 +65,24 @@ def _evidence_files(node: Node) -> list[Path]:
     """Every file the node keeps under evidence/ and blobs/ (nothing half-fetched stays)."""
     roots = [node.directory.path / "evidence", node.directory.path / "blobs"]
     return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
+
+
+def test_sealed_evidence_waits_on_the_node_until_uploaded(group: SealedGroup) -> None:
+    blue = group.nodes["blueland"]
+    path = _file(group, "sealed-later.bin", 200_000)
+    readers = incident_readers(blue.state(), "blueland", ("redland",), tlp=Tlp.AMBER)
+    first = seal_evidence(blue, path, readers)
+    assert seal_evidence(blue, path, readers) == first  # the kept ciphertext, not a new one
+    assert first.blob is not None
+    hub = blue.blob_client()
+    with pytest.raises(NotFoundError):
+        hub.stat(first.blob)  # nothing reached the hub
+    other = Evidence(sha256=bytes(32), name="x", media_type="text/plain", size=1, blob=bytes(32))
+    assert upload_evidence(blue, [other]) == 0  # not kept here: left to the hub to judge
+    assert upload_evidence(blue, [first]) == 1
+    assert hub.stat(first.blob).size > 200_000
+    assert not any((blue.directory.path / "blobs" / "outgoing").glob("evidence-*"))
+    assert upload_evidence(blue, [first]) == 0  # done once
 
 
 def test_readers_are_the_sealed_recipients_or_every_member(group: SealedGroup) -> None:

@@ -8,7 +8,9 @@ An incident references each evidence file by the SHA-256 and size of the file it
   the incident's readers (:func:`incident_readers`), uploads the ciphertext in resumable
   chunks and returns the reference. The ciphertext waits in ``NODE/blobs/outgoing/`` until
   the hub holds it all: attaching the same unchanged file to the same readers again resumes
-  the hub's unfinished upload instead of starting over.
+  the hub's unfinished upload instead of starting over. It is :func:`seal_evidence` (seal,
+  keep the ciphertext) then :func:`upload_evidence` (upload what was kept), which the web UI
+  calls apart: at the preview and when the member signs.
 - :func:`fetch_evidence` downloads the blob (its SHA-256 checked), decrypts it with every
   identity the node ever had, and keeps it in ``NODE/evidence/`` only if the plaintext's
   SHA-256 and size are the ones the incident names (``VerificationError`` otherwise: the
@@ -51,7 +53,9 @@ __all__ = [
     "is_reader",
     "readable_evidence",
     "safe_name",
+    "seal_evidence",
     "stored_name",
+    "upload_evidence",
 ]
 
 #: Where a node keeps evidence files, under its directory.
@@ -135,6 +139,24 @@ def attach_evidence(
 ) -> Evidence:
     """Seal the file ``path`` to ``readers``, upload it to the hub; its reference (named
     ``name``, by default the file's name)."""
+    evidence = seal_evidence(node, path, readers, media_type=media_type, name=name, console=console)
+    upload_evidence(node, [evidence], console=console)
+    return evidence
+
+
+def seal_evidence(
+    node: EvidenceNode,
+    path: Path,
+    readers: Sequence[str],
+    *,
+    media_type: str | None = None,
+    name: str | None = None,
+    console: Console | None = None,
+) -> Evidence:
+    """Seal the file ``path`` to ``readers`` and keep the ciphertext in ``blobs/outgoing/``
+    for :func:`upload_evidence`; its reference. Nothing reaches the hub yet (the web UI seals
+    at the preview and uploads only when the member signs). Sealing the same unchanged file
+    to the same keys again returns the same reference, from the ciphertext kept."""
     keys = _keys(node.state(), readers)
     if not path.is_file():
         raise NotFoundError(f"{path} is not a file")
@@ -153,11 +175,9 @@ def attach_evidence(
             partial.unlink(missing_ok=True)
             raise
         partial.replace(kept)
-        note.write_text(json.dumps(_note(sealed)), encoding="utf-8")
-    # On failure the ciphertext stays in outgoing/: attaching again resumes the upload.
-    node.blob_client(console).upload(kept, sealed.ref)
-    kept.unlink()
-    note.unlink()
+        written = note.with_suffix(".noting")  # the note appears whole or not at all
+        written.write_text(json.dumps(_note(sealed)), encoding="utf-8")
+        written.replace(note)
     return Evidence(
         sha256=sealed.plaintext_sha256,
         name=(name or path.name)[:200],
@@ -165,6 +185,30 @@ def attach_evidence(
         size=sealed.plaintext_size,
         blob=sealed.ref.sha256,
     )
+
+
+def upload_evidence(
+    node: EvidenceNode, evidence: Iterable[Evidence], *, console: Console | None = None
+) -> int:
+    """Upload the ciphertext :func:`seal_evidence` kept for each of ``evidence``, then drop
+    it; how many were uploaded. A reference whose ciphertext this node does not keep is left
+    alone: either the hub holds it already, or the hub refuses the statement naming it
+    (``blob-missing``). On failure the ciphertext stays kept, and uploading again resumes."""
+    wanted = {e.blob for e in evidence if e.blob is not None}
+    outgoing = node.directory.path / _OUTGOING
+    if not wanted or not outgoing.is_dir():
+        return 0
+    done = 0
+    for note in sorted(outgoing.glob("evidence-*.json")):
+        kept = note.with_suffix(".age")
+        sealed = _kept(kept, note, _OCTETS)  # another preview may be sealing: touch no other
+        if sealed is None or sealed.ref.sha256 not in wanted:
+            continue
+        node.blob_client(console).upload(kept, sealed.ref)
+        kept.unlink()
+        note.unlink()
+        done += 1
+    return done
 
 
 def fetch_evidence(
@@ -280,8 +324,8 @@ def _note(sealed: Sealed) -> dict[str, object]:
     }
 
 
-def _resumed(kept: Path, note: Path, media_type: str) -> Sealed | None:
-    """The ciphertext a previous attach left unfinished, if it is whole; else None."""
+def _kept(kept: Path, note: Path, media_type: str) -> Sealed | None:
+    """The ciphertext ``kept`` and its ``note`` describe, if it is whole; else None."""
     try:
         raw = json.loads(note.read_text(encoding="utf-8"))
         ref = BlobRef(bytes.fromhex(raw["sha256"]), int(raw["size"]), media_type)
@@ -290,9 +334,17 @@ def _resumed(kept: Path, note: Path, media_type: str) -> Sealed | None:
             return sealed
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    kept.unlink(missing_ok=True)
-    note.unlink(missing_ok=True)
     return None
+
+
+def _resumed(kept: Path, note: Path, media_type: str) -> Sealed | None:
+    """The ciphertext a previous attach left unfinished, if it is whole; else None (and
+    whatever was left of it is removed)."""
+    sealed = _kept(kept, note, media_type)
+    if sealed is None:
+        kept.unlink(missing_ok=True)
+        note.unlink(missing_ok=True)
+    return sealed
 
 
 def _largest_ciphertext(plaintext_size: int) -> int:

@@ -9,8 +9,10 @@ import html
 import re
 
 import httpx
+import pytest
 
 from detente.demo import Demo, scenario
+from detente.errors import NotFoundError
 from detente.statements.kinds import IncidentNotify, Tlp
 from detente.statements.payload import parse_statement
 from node.web.helpers import Browsers, csrf_of
@@ -154,17 +156,75 @@ def test_an_evidence_file_is_sealed_uploaded_and_downloaded_by_the_addressee(
     (evidence,) = whole.evidence or ()
     assert evidence.sha256 == hashlib.sha256(data).digest()
     assert evidence.name == "beacon-capture.txt"
-    assert evidence.blob is not None  # sealed to blueland and redland, on the hub already
+    assert evidence.blob is not None  # sealed to blueland and redland
+    # Until the member signs, the ciphertext stays on the node: the hub learns nothing of a
+    # preview that is abandoned, not even the file's size.
+    hub_blobs = demo.nodes[BLUE].blob_client()
+    with pytest.raises(NotFoundError):
+        hub_blobs.stat(evidence.blob)
+    outgoing = demo.nodes[BLUE].directory.path / "blobs" / "outgoing"
+    assert len(list(outgoing.glob("evidence-*.age"))) == 1
     signed = blue.post(
         "/compose/incident.notify",
         data={"csrf": csrf_of(preview.text), "action": "sign", "payload": carried.group(1),
               "content": content.group(1)},
     )  # fmt: skip
     assert signed.status_code == 303, _text(signed)
+    assert hub_blobs.stat(evidence.blob).size > len(data)  # uploaded when signed
+    assert list(outgoing.glob("evidence-*")) == []
     demo.nodes[RED].sync()
     red = browsers.login(RED)
     link = f"/evidence/{evidence.sha256.hex()}"
     assert link in red.get("/incidents/inc-web-evidence").text
     download = red.get(link, params={"incident": "inc-web-evidence"})
+    assert download.status_code == 200
+    assert download.content == data
+
+
+def test_a_green_incidents_evidence_is_uploaded_only_when_signed(
+    demo: Demo, browsers: Browsers
+) -> None:
+    """Unsealed (TLP:GREEN): the evidence reference is in the public statement, and its
+    ciphertext still reaches the hub only when the member signs."""
+    data = b"netflow extract\n" * 4000
+    blue = browsers.login(BLUE)
+    form = {
+        "csrf": csrf_of(blue.get("/compose/incident.notify").text),
+        "action": "preview",
+        "id": "inc-web-green-evidence",
+        "purpose": "notification",
+        "to": RED,
+        "title": TITLE,
+        "summary": SUMMARY,
+        "severity": "low",
+        "tlp": "GREEN",
+    }
+    preview = blue.post(
+        "/compose/incident.notify",
+        data=form,
+        files={"evidence_file": ("netflow.txt", data, "text/plain")},
+    )
+    assert preview.status_code == 200, _text(preview)
+    carried = re.search(r'name="payload" value="([^"]+)"', preview.text)
+    assert carried is not None
+    statement = parse_statement(base64.b64decode(carried.group(1)))
+    assert isinstance(statement.body, IncidentNotify)
+    assert statement.tlp is Tlp.GREEN
+    (evidence,) = statement.body.evidence or ()
+    assert evidence.blob is not None
+    hub_blobs = demo.nodes[BLUE].blob_client()
+    with pytest.raises(NotFoundError):
+        hub_blobs.stat(evidence.blob)
+    signed = blue.post(
+        "/compose/incident.notify",
+        data={"csrf": csrf_of(preview.text), "action": "sign", "payload": carried.group(1)},
+    )
+    assert signed.status_code == 303, _text(signed)
+    assert hub_blobs.stat(evidence.blob).size > len(data)
+    demo.nodes[RED].sync()
+    red = browsers.login(RED)
+    download = red.get(
+        f"/evidence/{evidence.sha256.hex()}", params={"incident": "inc-web-green-evidence"}
+    )
     assert download.status_code == 200
     assert download.content == data

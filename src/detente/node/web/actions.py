@@ -13,9 +13,11 @@ not kept, so *sign* seals the same content to the same recipients afresh (``Node
 signed statement equals the preview but for the ciphertext's hash and size and the time; the
 content is checked against the previewed readable fields first (``open_sealed``).
 
-Evidence files posted with an ``incident.notify`` are kept in the node's ``evidence/`` folder,
-sealed to the incident's readers and uploaded to the hub when the form is previewed
-(``detente.node.evidence.attach_evidence``), so the previewed content names their blobs.
+Evidence files posted with an ``incident.notify`` are kept in the node's ``evidence/`` folder
+and sealed to the incident's readers when the form is previewed
+(``detente.node.evidence.seal_evidence``), so the previewed content names their blobs; the
+ciphertext is uploaded to the hub only when the member signs (``upload_evidence``), so a
+preview the member abandons tells the hub nothing, not even a file's size.
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ from detente.group import views
 from detente.group.state import AgreementStatus, GroupState
 from detente.node.evidence import (
     EVIDENCE_DIR,
-    attach_evidence,
     incident_readers,
     safe_name,
+    seal_evidence,
     stored_name,
+    upload_evidence,
 )
 from detente.node.speaker import Said, new_id
 from detente.node.web.forms import (
@@ -356,6 +359,7 @@ def _sign_exactly(ui: WebUI, statement: Statement) -> Said:
     with ui.lock:
         state = ui.node.state()
         _still_next(ui, state, statement, statement.body)
+        _upload_evidence(ui, statement.body)
         said = ui.node.speaker.submit(ui.node.speaker.sign(statement), state=state)
         ui.node.sync()
     return said
@@ -382,6 +386,7 @@ def _seal_and_say(ui: WebUI, statement: Statement, whole: Body) -> Said:
     with ui.lock:
         state = ui.node.state()
         _still_next(ui, state, statement, public)
+        _upload_evidence(ui, whole)
         return ui.node.say(
             statement.kind,
             whole,
@@ -389,6 +394,13 @@ def _seal_and_say(ui: WebUI, statement: Statement, whole: Body) -> Said:
             pap=statement.pap,
             recipients=list(public.sealed.recipients),
         )
+
+
+def _upload_evidence(ui: WebUI, body: Body) -> None:
+    """Upload the evidence ciphertext the preview sealed and kept, now that the member signs
+    (the hub refuses a statement naming a blob it does not hold)."""
+    if isinstance(body, IncidentNotify) and body.evidence:
+        upload_evidence(ui.node, body.evidence)
 
 
 def _sync(ui: WebUI) -> dict[str, Any]:
@@ -442,13 +454,13 @@ def _evidence(
     extra: Sequence[str],
     files: Sequence[tuple[str, str, Path]],
 ) -> list[dict[str, Any]]:
-    """Each uploaded file kept on this node, sealed to the incident's readers and uploaded
-    to the hub; the wire form of its reference."""
+    """Each uploaded file kept on this node and sealed to the incident's readers (uploaded to
+    the hub only when the member signs); the wire form of its reference."""
     node = ui.node
     readers = incident_readers(node.state(), node.party, to, tlp=tlp, recipients=extra)
     found = []
     for name, media_type, kept in files:
-        ref = attach_evidence(
+        ref = seal_evidence(
             node, kept, readers, media_type=media_type or None, name=safe_name(name)
         )
         found.append(ref.model_dump(mode="json", exclude_none=True))
