@@ -5,8 +5,10 @@ refused when the author lied or the node is no reader, and served by the web UI 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from detente.errors import NotFoundError, RejectedError, VerificationError
 from detente.node.api import create_node_app
 from detente.node.evidence import (
+    KEEP_UNSENT,
     attach_evidence,
     fetch_evidence,
     incident_readers,
@@ -83,6 +86,27 @@ def test_sealed_evidence_waits_on_the_node_until_uploaded(group: SealedGroup) ->
     assert hub.stat(first.blob).size > 200_000
     assert not any((blue.directory.path / "blobs" / "outgoing").glob("evidence-*"))
     assert upload_evidence(blue, [first]) == 0  # done once
+
+
+def test_ciphertext_never_uploaded_is_removed_after_a_week(group: SealedGroup) -> None:
+    blue = group.nodes["blueland"]
+    readers = incident_readers(blue.state(), "blueland", ("redland",), tlp=Tlp.AMBER)
+    outgoing = blue.directory.path / "blobs" / "outgoing"
+    old = seal_evidence(blue, _file(group, "abandoned.bin", 10_000), readers)
+    recent = seal_evidence(blue, _file(group, "recent.bin", 10_000), readers)
+    notes = {n.name: n for n in outgoing.glob("evidence-*.json")}
+    assert len(notes) == 2
+    stale = time.time() - KEEP_UNSENT - 60
+    for note in notes.values():
+        if json.loads(note.read_text())["sha256"] == (old.blob or b"").hex():
+            os.utime(note, (stale, stale))
+    # Sealing the recent file again keeps it (and restarts its week); the stale one goes.
+    assert seal_evidence(blue, group.root / "recent.bin", readers) == recent
+    left = [json.loads(n.read_text())["sha256"] for n in outgoing.glob("evidence-*.json")]
+    assert left == [(recent.blob or b"").hex()]
+    assert len(list(outgoing.glob("evidence-*.age"))) == 1
+    assert upload_evidence(blue, [recent]) == 1
+    assert upload_evidence(blue, [old]) == 0  # gone: the hub would refuse it (blob-missing)
 
 
 def test_readers_are_the_sealed_recipients_or_every_member(group: SealedGroup) -> None:

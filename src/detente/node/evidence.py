@@ -10,7 +10,8 @@ An incident references each evidence file by the SHA-256 and size of the file it
   the hub holds it all: attaching the same unchanged file to the same readers again resumes
   the hub's unfinished upload instead of starting over. It is :func:`seal_evidence` (seal,
   keep the ciphertext) then :func:`upload_evidence` (upload what was kept), which the web UI
-  calls apart: at the preview and when the member signs.
+  calls apart: at the preview and when the member signs. Ciphertext sealed more than
+  ``KEEP_UNSENT`` (a week) ago and never uploaded is removed when evidence is next sealed.
 - :func:`fetch_evidence` downloads the blob (its SHA-256 checked), decrypts it with every
   identity the node ever had, and keeps it in ``NODE/evidence/`` only if the plaintext's
   SHA-256 and size are the ones the incident names (``VerificationError`` otherwise: the
@@ -27,6 +28,7 @@ import mimetypes
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +46,7 @@ from detente.statements.sealing import CONFIDENTIAL_TLP
 
 __all__ = [
     "EVIDENCE_DIR",
+    "KEEP_UNSENT",
     "EvidenceNode",
     "attach_evidence",
     "evidence_path",
@@ -60,6 +63,9 @@ __all__ = [
 
 #: Where a node keeps evidence files, under its directory.
 EVIDENCE_DIR = "evidence"
+#: Seconds a sealed evidence file's ciphertext waits on the node for its upload (a week);
+#: older ones are removed the next time evidence is sealed.
+KEEP_UNSENT = 7 * 24 * 3600
 _OUTGOING = Path("blobs") / "outgoing"
 _INCOMING = Path("blobs") / "incoming"
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -163,10 +169,13 @@ def seal_evidence(
     media = media_type or mimetypes.guess_type(path.name)[0] or _OCTETS
     outgoing = node.directory.path / _OUTGOING
     outgoing.mkdir(parents=True, exist_ok=True)
+    _prune(outgoing, time.time() - KEEP_UNSENT)
     kept = outgoing / f"evidence-{_fingerprint(path, keys)}.age"
     note = kept.with_suffix(".json")
     sealed = _resumed(kept, note, media)
-    if sealed is None:
+    if sealed is not None:
+        os.utime(note)  # wanted again: its week starts over
+    else:
         partial = kept.with_suffix(".sealing")
         partial.unlink(missing_ok=True)
         try:
@@ -322,6 +331,18 @@ def _note(sealed: Sealed) -> dict[str, object]:
         "plaintext_sha256": sealed.plaintext_sha256.hex(),
         "plaintext_size": sealed.plaintext_size,
     }
+
+
+def _prune(outgoing: Path, before: float) -> None:
+    """Remove the ciphertext of evidence sealed before ``before`` and never uploaded (a
+    preview abandoned, an upload given up): sealing the file again makes a new one."""
+    for note in outgoing.glob("evidence-*.json"):
+        try:
+            if note.stat().st_mtime < before:
+                note.with_suffix(".age").unlink(missing_ok=True)
+                note.unlink(missing_ok=True)
+        except OSError:
+            continue
 
 
 def _kept(kept: Path, note: Path, media_type: str) -> Sealed | None:
