@@ -5,11 +5,11 @@ refused when the author lied or the node is no reader, and served by the web UI 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -81,7 +81,10 @@ def test_sealed_evidence_waits_on_the_node_until_uploaded(group: SealedGroup) ->
     with pytest.raises(NotFoundError):
         hub.stat(first.blob)  # nothing reached the hub
     other = Evidence(sha256=bytes(32), name="x", media_type="text/plain", size=1, blob=bytes(32))
-    assert upload_evidence(blue, [other]) == 0  # not kept here: left to the hub to judge
+    with pytest.raises(NotFoundError, match="attach the file again"):
+        upload_evidence(blue, [first, other])  # not kept here, and not on the hub
+    with pytest.raises(NotFoundError):
+        hub.stat(first.blob)  # refused whole: nothing uploaded
     assert upload_evidence(blue, [first]) == 1
     assert hub.stat(first.blob).size > 200_000
     assert not any((blue.directory.path / "blobs" / "outgoing").glob("evidence-*"))
@@ -93,20 +96,33 @@ def test_ciphertext_never_uploaded_is_removed_after_a_week(group: SealedGroup) -
     readers = incident_readers(blue.state(), "blueland", ("redland",), tlp=Tlp.AMBER)
     outgoing = blue.directory.path / "blobs" / "outgoing"
     old = seal_evidence(blue, _file(group, "abandoned.bin", 10_000), readers)
-    recent = seal_evidence(blue, _file(group, "recent.bin", 10_000), readers)
-    notes = {n.name: n for n in outgoing.glob("evidence-*.json")}
-    assert len(notes) == 2
+    again = seal_evidence(blue, _file(group, "again.bin", 10_000), readers)
+    (outgoing / "evidence-cut-short.0123.sealing").write_bytes(b"age-encryption.org/v1\n")
     stale = time.time() - KEEP_UNSENT - 60
-    for note in notes.values():
-        if json.loads(note.read_text())["sha256"] == (old.blob or b"").hex():
-            os.utime(note, (stale, stale))
-    # Sealing the recent file again keeps it (and restarts its week); the stale one goes.
-    assert seal_evidence(blue, group.root / "recent.bin", readers) == recent
-    left = [json.loads(n.read_text())["sha256"] for n in outgoing.glob("evidence-*.json")]
-    assert left == [(recent.blob or b"").hex()]
-    assert len(list(outgoing.glob("evidence-*.age"))) == 1
-    assert upload_evidence(blue, [recent]) == 1
-    assert upload_evidence(blue, [old]) == 0  # gone: the hub would refuse it (blob-missing)
+    for leftover in outgoing.glob("evidence-*"):
+        os.utime(leftover, (stale, stale))
+    # Sealing "again.bin" again takes its kept ciphertext (and restarts its week); everything
+    # else older than a week goes, a seal cut short included.
+    assert seal_evidence(blue, group.root / "again.bin", readers) == again
+    left = sorted(p.name for p in outgoing.glob("evidence-*"))
+    assert len(left) == 2
+    assert all((again.blob or b"").hex() in name for name in left)
+    assert upload_evidence(blue, [again]) == 1
+    with pytest.raises(NotFoundError, match="attach the file again"):
+        upload_evidence(blue, [old])  # gone: the statement naming it is refused before it is said
+
+
+def test_one_file_sealed_twice_at_once_keeps_two_whole_ciphertexts(group: SealedGroup) -> None:
+    blue = group.nodes["blueland"]
+    readers = incident_readers(blue.state(), "blueland", ("redland",), tlp=Tlp.AMBER)
+    path = _file(group, "double-click.bin", 2 * MIB)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: seal_evidence(blue, path, readers), range(2)))
+    assert upload_evidence(blue, results) == len({r.blob for r in results})
+    hub = blue.blob_client()
+    for result in results:
+        assert result.blob is not None
+        assert hub.stat(result.blob).size > 2 * MIB
 
 
 def test_readers_are_the_sealed_recipients_or_every_member(group: SealedGroup) -> None:

@@ -7,11 +7,12 @@ An incident references each evidence file by the SHA-256 and size of the file it
 - :func:`attach_evidence` streams the file through age (``seal_file``) to the CURRENT keys of
   the incident's readers (:func:`incident_readers`), uploads the ciphertext in resumable
   chunks and returns the reference. The ciphertext waits in ``NODE/blobs/outgoing/`` until
-  the hub holds it all: attaching the same unchanged file to the same readers again resumes
-  the hub's unfinished upload instead of starting over. It is :func:`seal_evidence` (seal,
-  keep the ciphertext) then :func:`upload_evidence` (upload what was kept), which the web UI
-  calls apart: at the preview and when the member signs. Ciphertext sealed more than
-  ``KEEP_UNSENT`` (a week) ago and never uploaded is removed when evidence is next sealed.
+  the hub holds it all (or ``KEEP_UNSENT`` has passed): attaching the same unchanged file to
+  the same readers again resumes the hub's unfinished upload instead of starting over. It is
+  :func:`seal_evidence` (seal, keep the ciphertext) then :func:`upload_evidence` (upload
+  what was kept), which the web UI calls apart: at the preview and when the member signs.
+  Ciphertext sealed more than ``KEEP_UNSENT`` (a week) ago and never uploaded is removed
+  when evidence is next sealed.
 - :func:`fetch_evidence` downloads the blob (its SHA-256 checked), decrypts it with every
   identity the node ever had, and keeps it in ``NODE/evidence/`` only if the plaintext's
   SHA-256 and size are the ones the incident names (``VerificationError`` otherwise: the
@@ -27,6 +28,7 @@ import json
 import mimetypes
 import os
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -162,31 +164,31 @@ def seal_evidence(
     """Seal the file ``path`` to ``readers`` and keep the ciphertext in ``blobs/outgoing/``
     for :func:`upload_evidence`; its reference. Nothing reaches the hub yet (the web UI seals
     at the preview and uploads only when the member signs). Sealing the same unchanged file
-    to the same keys again returns the same reference, from the ciphertext kept."""
+    to the same keys again returns the same reference, from the ciphertext kept.
+
+    Each ciphertext is kept under the file's fingerprint and its own SHA-256
+    (``evidence-{fingerprint}.{sha256}.age``, and a ``.json`` note written after it), so
+    two seals of one file at once keep two whole ciphertexts rather than mixing them."""
     keys = _keys(node.state(), readers)
     if not path.is_file():
         raise NotFoundError(f"{path} is not a file")
     media = media_type or mimetypes.guess_type(path.name)[0] or _OCTETS
     outgoing = node.directory.path / _OUTGOING
     outgoing.mkdir(parents=True, exist_ok=True)
-    _prune(outgoing, time.time() - KEEP_UNSENT)
-    kept = outgoing / f"evidence-{_fingerprint(path, keys)}.age"
-    note = kept.with_suffix(".json")
-    sealed = _resumed(kept, note, media)
-    if sealed is not None:
-        os.utime(note)  # wanted again: its week starts over
-    else:
-        partial = kept.with_suffix(".sealing")
-        partial.unlink(missing_ok=True)
+    stem = f"evidence-{_fingerprint(path, keys)}"
+    sealed = _resumed(outgoing, stem, media)
+    if sealed is None:
+        partial = outgoing / f"{stem}.{secrets.token_hex(8)}.sealing"
         try:
             sealed = seal_file(path, partial, keys, media_type=media, console=console)
-        except BaseException:
+            kept = outgoing / f"{stem}.{sealed.ref.hex}.age"
+            partial.replace(kept)
+        finally:
             partial.unlink(missing_ok=True)
-            raise
-        partial.replace(kept)
-        written = note.with_suffix(".noting")  # the note appears whole or not at all
+        written = outgoing / f"{stem}.{secrets.token_hex(8)}.noting"
         written.write_text(json.dumps(_note(sealed)), encoding="utf-8")
-        written.replace(note)
+        written.replace(kept.with_suffix(".json"))  # the note appears whole, after the file
+    _prune(outgoing, time.time() - KEEP_UNSENT)
     return Evidence(
         sha256=sealed.plaintext_sha256,
         name=(name or path.name)[:200],
@@ -199,25 +201,34 @@ def seal_evidence(
 def upload_evidence(
     node: EvidenceNode, evidence: Iterable[Evidence], *, console: Console | None = None
 ) -> int:
-    """Upload the ciphertext :func:`seal_evidence` kept for each of ``evidence``, then drop
-    it; how many were uploaded. A reference whose ciphertext this node does not keep is left
-    alone: either the hub holds it already, or the hub refuses the statement naming it
-    (``blob-missing``). On failure the ciphertext stays kept, and uploading again resumes."""
-    wanted = {e.blob for e in evidence if e.blob is not None}
+    """Make sure the hub holds the ciphertext of each of ``evidence`` that names a blob:
+    upload the one :func:`seal_evidence` kept, then drop it; how many were uploaded. A blob
+    this node does not keep must be on the hub already, or ``NotFoundError`` says to attach
+    the file again, and nothing is uploaded. On failure the kept ciphertext stays, and
+    uploading again resumes."""
     outgoing = node.directory.path / _OUTGOING
-    if not wanted or not outgoing.is_dir():
-        return 0
-    done = 0
-    for note in sorted(outgoing.glob("evidence-*.json")):
-        kept = note.with_suffix(".age")
-        sealed = _kept(kept, note, _OCTETS)  # another preview may be sealing: touch no other
-        if sealed is None or sealed.ref.sha256 not in wanted:
+    client = node.blob_client(console)
+    uploads = []
+    for item in evidence:  # every blob accounted for before any is uploaded
+        if item.blob is None:
             continue
-        node.blob_client(console).upload(kept, sealed.ref)
-        kept.unlink()
-        note.unlink()
-        done += 1
-    return done
+        kept = _kept_blob(outgoing, item.blob)
+        if kept is not None:
+            uploads.append(kept)
+            continue
+        try:
+            client.stat(item.blob)
+        except NotFoundError:
+            raise NotFoundError(
+                f"evidence {item.name!r}: its sealed copy is no longer on this node (one is "
+                f"kept {KEEP_UNSENT // 86400} days) and the hub does not hold it: attach the "
+                "file again"
+            ) from None
+    for file, note, sealed in uploads:
+        client.upload(file, sealed.ref)
+        file.unlink(missing_ok=True)
+        note.unlink(missing_ok=True)
+    return len(uploads)
 
 
 def fetch_evidence(
@@ -334,38 +345,50 @@ def _note(sealed: Sealed) -> dict[str, object]:
 
 
 def _prune(outgoing: Path, before: float) -> None:
-    """Remove the ciphertext of evidence sealed before ``before`` and never uploaded (a
-    preview abandoned, an upload given up): sealing the file again makes a new one."""
-    for note in outgoing.glob("evidence-*.json"):
+    """Remove what sealing left in ``outgoing`` before ``before`` and never uploaded (a
+    preview abandoned, an upload given up, a seal cut short): sealing again makes anew."""
+    for leftover in outgoing.glob("evidence-*"):
         try:
-            if note.stat().st_mtime < before:
-                note.with_suffix(".age").unlink(missing_ok=True)
-                note.unlink(missing_ok=True)
+            if leftover.stat().st_mtime < before:
+                leftover.unlink(missing_ok=True)
         except OSError:
             continue
 
 
-def _kept(kept: Path, note: Path, media_type: str) -> Sealed | None:
-    """The ciphertext ``kept`` and its ``note`` describe, if it is whole; else None."""
+def _kept(file: Path, note: Path, media_type: str) -> Sealed | None:
+    """The ciphertext ``file`` its ``note`` describes, if whole and named by its hash."""
     try:
         raw = json.loads(note.read_text(encoding="utf-8"))
         ref = BlobRef(bytes.fromhex(raw["sha256"]), int(raw["size"]), media_type)
         sealed = Sealed(ref, bytes.fromhex(raw["plaintext_sha256"]), int(raw["plaintext_size"]))
-        if kept.stat().st_size == ref.size and len(ref.sha256) == 32:
+        if file.name.endswith(f".{ref.hex}.age") and file.stat().st_size == ref.size:
             return sealed
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
 
 
-def _resumed(kept: Path, note: Path, media_type: str) -> Sealed | None:
-    """The ciphertext a previous attach left unfinished, if it is whole; else None (and
-    whatever was left of it is removed)."""
-    sealed = _kept(kept, note, media_type)
-    if sealed is None:
-        kept.unlink(missing_ok=True)
-        note.unlink(missing_ok=True)
-    return sealed
+def _resumed(outgoing: Path, stem: str, media_type: str) -> Sealed | None:
+    """A ciphertext kept for fingerprint ``stem``, if one is whole (its week starts over);
+    else None."""
+    for note in sorted(outgoing.glob(f"{stem}.*.json")):
+        file = note.with_suffix(".age")
+        sealed = _kept(file, note, media_type)
+        if sealed is not None:
+            for wanted in (file, note):
+                os.utime(wanted)
+            return sealed
+    return None
+
+
+def _kept_blob(outgoing: Path, blob: bytes) -> tuple[Path, Path, Sealed] | None:
+    """The kept ciphertext of ``blob``, its note and what they describe; None if none."""
+    for note in sorted(outgoing.glob(f"evidence-*.{blob.hex()}.json")):
+        file = note.with_suffix(".age")
+        sealed = _kept(file, note, _OCTETS)
+        if sealed is not None:
+            return file, note, sealed
+    return None
 
 
 def _largest_ciphertext(plaintext_size: int) -> int:

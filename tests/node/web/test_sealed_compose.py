@@ -228,3 +228,46 @@ def test_a_green_incidents_evidence_is_uploaded_only_when_signed(
     )
     assert download.status_code == 200
     assert download.content == data
+
+
+def test_signing_after_the_sealed_evidence_was_removed_says_to_attach_it_again(
+    demo: Demo, browsers: Browsers
+) -> None:
+    """The kept ciphertext is gone (a week passed) and the hub never had it: the incident is
+    refused before it is said, with what to do, and nothing is logged."""
+    blue = browsers.login(BLUE)
+    form = {
+        "csrf": csrf_of(blue.get("/compose/incident.notify").text),
+        "action": "preview",
+        "id": "inc-web-lost-evidence",
+        "purpose": "notification",
+        "to": RED,
+        "title": TITLE,
+        "summary": SUMMARY,
+        "severity": "low",
+    }
+    preview = blue.post(
+        "/compose/incident.notify",
+        data=form,
+        files={"evidence_file": ("capture.pcap", b"\xd4\xc3\xb2\xa1" * 5000, "")},
+    )
+    assert preview.status_code == 200, _text(preview)
+    outgoing = demo.nodes[BLUE].directory.path / "blobs" / "outgoing"
+    for kept in outgoing.glob("evidence-*"):
+        kept.unlink()
+    content = re.search(r'name="content" value="([^"]+)"', preview.text)
+    carried = re.search(r'name="payload" value="([^"]+)"', preview.text)
+    assert content is not None
+    assert carried is not None
+    size = demo.nodes[BLUE].state().size
+    refused = blue.post(
+        "/compose/incident.notify",
+        data={"csrf": csrf_of(preview.text), "action": "sign", "payload": carried.group(1),
+              "content": content.group(1)},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert "'capture.pcap': its sealed copy is no longer on this node" in _text(refused)
+    assert "attach the file again" in _text(refused)
+    demo.nodes[BLUE].sync()
+    assert demo.nodes[BLUE].state().size == size
+    assert "inc-web-lost-evidence" not in demo.nodes[BLUE].state().incidents

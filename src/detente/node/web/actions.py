@@ -300,7 +300,7 @@ def add_actions(router: APIRouter, ui: WebUI) -> None:
             body = body_from_form(kind, values)
             extra = recipients_from_form(values) if kind in SEALABLE_COMPOSED else []
             if isinstance(body, IncidentNotify) and posted.files:
-                # Every field checked first; then each file is sealed and uploaded.
+                # Every field checked first; then each file is sealed (uploaded on signing).
                 evidence = await run_in_threadpool(_evidence, ui, body.to, tlp, extra, posted.files)
                 body = body_from_form(kind, values, evidence)
             signed = ui.node.draft(kind, body, tlp=tlp, pap=None, recipients=extra or None)
