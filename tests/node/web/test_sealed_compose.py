@@ -31,6 +31,25 @@ def _text(page: httpx.Response) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
 
 
+def _preview_with_file(
+    client: httpx.Client, incident: str, file: tuple[str, bytes, str], **fields: str
+) -> tuple[httpx.Response, dict[str, str]]:
+    """Preview an incident.notify to Redland with one evidence file; the page and the hidden
+    fields its sign button posts back (payload, and content when sealed)."""
+    form = {"csrf": csrf_of(client.get("/compose/incident.notify").text), "action": "preview",
+            "id": incident, "purpose": "notification", "to": RED, "title": TITLE,
+            "summary": SUMMARY, "severity": "medium", **fields}  # fmt: skip
+    preview = client.post("/compose/incident.notify", data=form, files={"evidence_file": file})
+    assert preview.status_code == 200, _text(preview)
+    carried = {"csrf": csrf_of(preview.text), "action": "sign"}
+    for name in ("payload", "content"):
+        found = re.search(rf'name="{name}" value="([^"]+)"', preview.text)
+        if found is not None:
+            carried[name] = found.group(1)
+    assert "payload" in carried
+    return preview, carried
+
+
 def test_an_amber_notification_is_previewed_sealed_then_sealed_and_read_by_both(
     demo: Demo, browsers: Browsers
 ) -> None:
@@ -132,27 +151,10 @@ def test_an_evidence_file_is_sealed_uploaded_and_downloaded_by_the_addressee(
 ) -> None:
     data = b"beacon capture\n" * 70000  # about 1 MiB
     blue = browsers.login(BLUE)
-    form = {
-        "csrf": csrf_of(blue.get("/compose/incident.notify").text),
-        "action": "preview",
-        "id": "inc-web-evidence",
-        "purpose": "notification",
-        "to": RED,
-        "title": TITLE,
-        "summary": SUMMARY,
-        "severity": "medium",
-    }
-    preview = blue.post(
-        "/compose/incident.notify",
-        data=form,
-        files={"evidence_file": ("beacon capture.txt", data, "text/plain")},
+    _, carried = _preview_with_file(
+        blue, "inc-web-evidence", ("beacon capture.txt", data, "text/plain")
     )
-    assert preview.status_code == 200, _text(preview)
-    content = re.search(r'name="content" value="([^"]+)"', preview.text)
-    carried = re.search(r'name="payload" value="([^"]+)"', preview.text)
-    assert content is not None
-    assert carried is not None
-    whole = IncidentNotify.model_validate_json(base64.b64decode(content.group(1)))
+    whole = IncidentNotify.model_validate_json(base64.b64decode(carried["content"]))
     (evidence,) = whole.evidence or ()
     assert evidence.sha256 == hashlib.sha256(data).digest()
     assert evidence.name == "beacon-capture.txt"
@@ -164,11 +166,7 @@ def test_an_evidence_file_is_sealed_uploaded_and_downloaded_by_the_addressee(
         hub_blobs.stat(evidence.blob)
     outgoing = demo.nodes[BLUE].directory.path / "blobs" / "outgoing"
     assert len(list(outgoing.glob("evidence-*.age"))) == 1
-    signed = blue.post(
-        "/compose/incident.notify",
-        data={"csrf": csrf_of(preview.text), "action": "sign", "payload": carried.group(1),
-              "content": content.group(1)},
-    )  # fmt: skip
+    signed = blue.post("/compose/incident.notify", data=carried)
     assert signed.status_code == 303, _text(signed)
     assert hub_blobs.stat(evidence.blob).size > len(data)  # uploaded when signed
     assert list(outgoing.glob("evidence-*")) == []
@@ -188,26 +186,11 @@ def test_a_green_incidents_evidence_is_uploaded_only_when_signed(
     ciphertext still reaches the hub only when the member signs."""
     data = b"netflow extract\n" * 4000
     blue = browsers.login(BLUE)
-    form = {
-        "csrf": csrf_of(blue.get("/compose/incident.notify").text),
-        "action": "preview",
-        "id": "inc-web-green-evidence",
-        "purpose": "notification",
-        "to": RED,
-        "title": TITLE,
-        "summary": SUMMARY,
-        "severity": "low",
-        "tlp": "GREEN",
-    }
-    preview = blue.post(
-        "/compose/incident.notify",
-        data=form,
-        files={"evidence_file": ("netflow.txt", data, "text/plain")},
+    _, carried = _preview_with_file(
+        blue, "inc-web-green-evidence", ("netflow.txt", data, "text/plain"), tlp="GREEN"
     )
-    assert preview.status_code == 200, _text(preview)
-    carried = re.search(r'name="payload" value="([^"]+)"', preview.text)
-    assert carried is not None
-    statement = parse_statement(base64.b64decode(carried.group(1)))
+    assert "content" not in carried  # nothing sealed
+    statement = parse_statement(base64.b64decode(carried["payload"]))
     assert isinstance(statement.body, IncidentNotify)
     assert statement.tlp is Tlp.GREEN
     (evidence,) = statement.body.evidence or ()
@@ -215,10 +198,7 @@ def test_a_green_incidents_evidence_is_uploaded_only_when_signed(
     hub_blobs = demo.nodes[BLUE].blob_client()
     with pytest.raises(NotFoundError):
         hub_blobs.stat(evidence.blob)
-    signed = blue.post(
-        "/compose/incident.notify",
-        data={"csrf": csrf_of(preview.text), "action": "sign", "payload": carried.group(1)},
-    )
+    signed = blue.post("/compose/incident.notify", data=carried)
     assert signed.status_code == 303, _text(signed)
     assert hub_blobs.stat(evidence.blob).size > len(data)
     demo.nodes[RED].sync()
@@ -236,35 +216,13 @@ def test_signing_after_the_sealed_evidence_was_removed_says_to_attach_it_again(
     """The kept ciphertext is gone (a week passed) and the hub never had it: the incident is
     refused before it is said, with what to do, and nothing is logged."""
     blue = browsers.login(BLUE)
-    form = {
-        "csrf": csrf_of(blue.get("/compose/incident.notify").text),
-        "action": "preview",
-        "id": "inc-web-lost-evidence",
-        "purpose": "notification",
-        "to": RED,
-        "title": TITLE,
-        "summary": SUMMARY,
-        "severity": "low",
-    }
-    preview = blue.post(
-        "/compose/incident.notify",
-        data=form,
-        files={"evidence_file": ("capture.pcap", b"\xd4\xc3\xb2\xa1" * 5000, "")},
+    _, carried = _preview_with_file(
+        blue, "inc-web-lost-evidence", ("capture.pcap", b"\xd4\xc3\xb2\xa1" * 5000, "")
     )
-    assert preview.status_code == 200, _text(preview)
-    outgoing = demo.nodes[BLUE].directory.path / "blobs" / "outgoing"
-    for kept in outgoing.glob("evidence-*"):
+    for kept in (demo.nodes[BLUE].directory.path / "blobs" / "outgoing").glob("evidence-*"):
         kept.unlink()
-    content = re.search(r'name="content" value="([^"]+)"', preview.text)
-    carried = re.search(r'name="payload" value="([^"]+)"', preview.text)
-    assert content is not None
-    assert carried is not None
     size = demo.nodes[BLUE].state().size
-    refused = blue.post(
-        "/compose/incident.notify",
-        data={"csrf": csrf_of(preview.text), "action": "sign", "payload": carried.group(1),
-              "content": content.group(1)},
-    )  # fmt: skip
+    refused = blue.post("/compose/incident.notify", data=carried)
     assert refused.status_code == 400
     assert "'capture.pcap': its sealed copy is no longer on this node" in _text(refused)
     assert "attach the file again" in _text(refused)
