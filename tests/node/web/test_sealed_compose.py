@@ -33,9 +33,9 @@ def _text(page: httpx.Response) -> str:
 
 def _preview_with_file(
     client: httpx.Client, incident: str, file: tuple[str, bytes, str], **fields: str
-) -> tuple[httpx.Response, dict[str, str]]:
-    """Preview an incident.notify to Redland with one evidence file; the page and the hidden
-    fields its sign button posts back (payload, and content when sealed)."""
+) -> dict[str, str]:
+    """Preview an incident.notify to Redland with one evidence file; the hidden fields its
+    sign button posts back (payload, and content when sealed)."""
     form = {"csrf": csrf_of(client.get("/compose/incident.notify").text), "action": "preview",
             "id": incident, "purpose": "notification", "to": RED, "title": TITLE,
             "summary": SUMMARY, "severity": "medium", **fields}  # fmt: skip
@@ -47,7 +47,7 @@ def _preview_with_file(
         if found is not None:
             carried[name] = found.group(1)
     assert "payload" in carried
-    return preview, carried
+    return carried
 
 
 def test_an_amber_notification_is_previewed_sealed_then_sealed_and_read_by_both(
@@ -151,7 +151,7 @@ def test_an_evidence_file_is_sealed_uploaded_and_downloaded_by_the_addressee(
 ) -> None:
     data = b"beacon capture\n" * 70000  # about 1 MiB
     blue = browsers.login(BLUE)
-    _, carried = _preview_with_file(
+    carried = _preview_with_file(
         blue, "inc-web-evidence", ("beacon capture.txt", data, "text/plain")
     )
     whole = IncidentNotify.model_validate_json(base64.b64decode(carried["content"]))
@@ -186,7 +186,7 @@ def test_a_green_incidents_evidence_is_uploaded_only_when_signed(
     ciphertext still reaches the hub only when the member signs."""
     data = b"netflow extract\n" * 4000
     blue = browsers.login(BLUE)
-    _, carried = _preview_with_file(
+    carried = _preview_with_file(
         blue, "inc-web-green-evidence", ("netflow.txt", data, "text/plain"), tlp="GREEN"
     )
     assert "content" not in carried  # nothing sealed
@@ -216,7 +216,7 @@ def test_signing_after_the_sealed_evidence_was_removed_says_to_attach_it_again(
     """The kept ciphertext is gone (a week passed) and the hub never had it: the incident is
     refused before it is said, with what to do, and nothing is logged."""
     blue = browsers.login(BLUE)
-    _, carried = _preview_with_file(
+    carried = _preview_with_file(
         blue, "inc-web-lost-evidence", ("capture.pcap", b"\xd4\xc3\xb2\xa1" * 5000, "")
     )
     for kept in (demo.nodes[BLUE].directory.path / "blobs" / "outgoing").glob("evidence-*"):
