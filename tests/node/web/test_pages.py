@@ -155,6 +155,9 @@ def test_preview_shows_exactly_the_bytes_then_signed(demo: Demo, browsers: Brows
     )
     assert again.status_code == 400
     assert "moved on since the preview" in html.unescape(again.text)
+    # The form comes back filled in from the preview, so previewing again is one click.
+    assert 'name="id" value="ping-exact"' in again.text
+    assert 'value="30"' in again.text
 
 
 def test_verify_shows_a_valid_receipt_for_own_and_others(demo: Demo, browsers: Browsers) -> None:

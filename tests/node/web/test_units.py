@@ -11,6 +11,7 @@ import detente.node.web as web
 from detente.demo import Demo, scenario
 from detente.errors import MalformedError
 from detente.node.web import chart, forms, health, receipt, session
+from detente.statements.kinds import Tlp
 from detente.tlog.receipt import Receipt
 
 
@@ -85,6 +86,38 @@ def test_form_fields_become_a_strict_body() -> None:
         )
     with pytest.raises(MalformedError, match="does not compose"):
         forms.body_from_form("group.genesis", {})
+
+
+#: Filled-in forms of every kind the UI composes (the values a member would type).
+FILLED: dict[str, dict[str, list[str]]] = {
+    "incident.notify": {"id": ["inc-1"], "purpose": ["allegation"], "to": ["redland"],
+                        "title": ["Mail of officials read"], "summary": ["Since March."],
+                        "severity": ["high"], "agreement": ["accord"],
+                        "norms": ["UNGGE15-13f", "PARIS-3"], "answer_by": ["2026-12-09T09:30"]},
+    "incident.respond": {"incident": ["inc-1"], "response": ["deny"], "text": ["We did not."]},
+    "consultation.request": {"id": ["c-1"], "with_parties": ["redland", "greenland"],
+                             "agenda": ["Samples"], "incident": ["inc-1"],
+                             "proposed_time": ["2026-12-10T14:00:00"]},
+    "ping": {"id": ["p-1"], "to": ["redland"], "role": ["technical"],
+             "reply_within_minutes": ["30"]},
+    "norm.propose": {"id": ["GROUP-no-hack-and-leak"], "title": ["No hack-and-leak"],
+                     "text": ["Do not publish stolen material."], "provenance": ["PARIS-3"]},
+    "agreement.propose": {"id": ["accord"], "title": ["Election accord"],
+                          "norms": ["UNGGE15-13f"], "parties": ["blueland", "redland"],
+                          "answer_hours": ["72"]},
+    "agreement.sign": {"agreement": ["accord"]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(forms.COMPOSE_KINDS))
+def test_a_body_gives_back_the_form_that_composes_it(kind: str) -> None:
+    body = forms.body_from_form(kind, FILLED[kind])
+    again = forms.form_from_body(body, Tlp.AMBER, ["greenland"])
+    assert again["tlp"] == ["AMBER"]
+    assert again["recipients"] == ["greenland"]
+    assert forms.body_from_form(kind, again) == body
+    for name, value in FILLED[kind].items():  # what the member typed, as a browser shows it
+        assert again[name] == value or again[name] == [value[0] + ":00"], name
 
 
 class _TamperedStore:

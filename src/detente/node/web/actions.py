@@ -55,6 +55,7 @@ from detente.node.web.forms import (
     SEALABLE_COMPOSED,
     FormData,
     body_from_form,
+    form_from_body,
     recipients_from_form,
     tlp_from_form,
 )
@@ -347,11 +348,31 @@ def add_actions(router: APIRouter, ui: WebUI) -> None:
             else:
                 said = await run_in_threadpool(_sign_exactly, ui, statement)
         except (DetenteError, binascii.Error) as exc:
-            return compose_page(request, session, kind, values, error=str(exc), status_code=400)
+            again, error = _form_again(values, str(exc))
+            return compose_page(request, session, kind, again, error=error, status_code=400)
         body = json.loads(encode_statement(statement))["body"]
         incident = body.get("incident") if kind != "incident.notify" else body.get("id")
         target = f"/incidents/{incident}" if isinstance(incident, str) else "/"
         return RedirectResponse(f"{target}?said={said.index}", status_code=303)
+
+
+def _form_again(posted: FormData, error: str) -> tuple[FormData, str]:
+    """The form a refused signature shows again, filled in from the previewed statement (and
+    its sealed content) when they parse, and the error, which says to attach evidence files
+    again if there were any."""
+    try:
+        statement = parse_statement(base64.b64decode(posted.get("payload", [""])[0]))
+        body = statement.body
+        recipients: list[str] = []
+        if isinstance(body, SealableBody) and body.sealed is not None:
+            recipients = [p for p in body.sealed.recipients if p != statement.author]
+            content = base64.b64decode(posted.get("content", [""])[0], validate=True)
+            body = open_sealed(body, content) if content else body
+    except (DetenteError, binascii.Error, ValueError):
+        return posted, error
+    if isinstance(body, IncidentNotify) and body.evidence:
+        error += " (attach the evidence files again)"
+    return form_from_body(body, statement.tlp, recipients), error
 
 
 def _sign_exactly(ui: WebUI, statement: Statement) -> Said:

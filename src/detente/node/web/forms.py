@@ -1,4 +1,4 @@
-"""The compose forms: which fields each statement kind asks for, and form data -> body.
+"""The compose forms: which fields each statement kind asks for, form data -> body, and back.
 
 Form values are turned into the body's wire JSON and validated by the same strict body
 models as the JSON API (``detente.node.speaker.body_from_json``), so a form can never sign
@@ -21,6 +21,7 @@ __all__ = [
     "SEALABLE_COMPOSED",
     "FormData",
     "body_from_form",
+    "form_from_body",
     "recipients_from_form",
     "tlp_from_form",
 ]
@@ -168,3 +169,30 @@ def body_from_form(kind: str, form: FormData, evidence: Sequence[Mapping[str, An
     else:
         raise MalformedError(f"the web UI does not compose {kind!r}")
     return body_from_json(kind, _drop_none(body))
+
+
+#: Body lists whose form field holds only their first item, under another name.
+_FIRST_ONLY = {"proposed_times": "proposed_time"}
+#: Body fields holding RFC 3339 times; their form fields are ``datetime-local`` (UTC).
+_TIMES = frozenset({"answer_by", "proposed_times"})
+#: Body fields that are never form fields: files are attached again; the seal is the node's.
+_NOT_FORM_FIELDS = frozenset({"evidence", "sealed"})
+
+
+def form_from_body(body: Body, tlp: Tlp, recipients: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Form data that composes ``body`` again, marked ``tlp`` and sealed to ``recipients``
+    as well: what a refused signature gives back to the member instead of an empty form.
+    Evidence files are not in it (a browser attaches files anew)."""
+    values: dict[str, list[str]] = {"tlp": [tlp.value]}
+    if recipients:
+        values["recipients"] = list(recipients)
+    for name, value in body.model_dump(mode="json", exclude_none=True).items():
+        if name in _NOT_FORM_FIELDS:
+            continue
+        items = value if isinstance(value, list) else [value]
+        if name in _FIRST_ONLY:
+            items = items[:1]
+        if name in _TIMES:  # "2026-11-27T21:00:00Z" -> "2026-11-27T21:00:00"
+            items = [str(t).removesuffix("Z") for t in items]
+        values[_FIRST_ONLY.get(name, name)] = [str(v) for v in items]
+    return values
