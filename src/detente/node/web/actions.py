@@ -4,7 +4,9 @@ Every POST carries the session's CSRF token (the login form a double-submit toke
 own); a POST without the right one is refused with 403 and changes nothing. Composing is two
 steps: *preview* validates the form and shows the exact canonical statement bytes that will
 be signed (with ``seq``, ``prev`` and ``issued_at`` filled in); *sign* signs exactly those
-bytes, after checking they are still the member's next statement.
+bytes, after checking they are still the member's next statement. A refused signature shows
+the form again with the error, filled in from the previewed statement (``form_from_body``),
+so previewing again takes one click; evidence files must be attached again.
 
 Sealed content (TLP:AMBER and stricter, or recipients chosen): the preview shows the public
 statement (its confidential fields replaced by the ciphertext's hash, size and recipients) and
