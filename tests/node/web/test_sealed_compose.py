@@ -227,7 +227,7 @@ def test_signing_after_the_sealed_evidence_was_removed_says_to_attach_it_again(
     assert "'capture.pcap': its sealed copy is no longer on this node" in _text(refused)
     assert "attach the file again" in _text(refused)
     # The form comes back filled in from the previewed (sealed) content, but for the file.
-    assert "(attach the evidence files again)" in _text(refused)
+    assert "but for its evidence files: attach them again)" in _text(refused)
     title = re.search(r'name="title" value="([^"]*)"', refused.text)
     assert title is not None
     assert html.unescape(title.group(1)) == TITLE

@@ -373,7 +373,10 @@ def _form_again(posted: FormData, error: str) -> tuple[FormData, str]:
     except (DetenteError, binascii.Error, ValueError):
         return posted, error
     if isinstance(body, IncidentNotify) and body.evidence:
-        error += " (attach the evidence files again)"
+        error += (
+            " (the form is filled in from your preview but for its evidence files: attach them"
+            " again)"
+        )
     return form_from_body(body, statement.tlp, recipients), error
 
 
